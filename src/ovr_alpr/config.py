@@ -99,12 +99,22 @@ class OcrConfig(_Strict):
 
 
 class TrackerConfig(_Strict):
-    """ByteTrack (supervision). `lost_track_buffer` is in frames."""
+    """ByteTrack (the `trackers` library). Buffers are in frames.
 
-    activation_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    Attributes:
+        track_activation_threshold: a detection must score this much to start a track.
+        high_conf_det_threshold: detections above it are matched first, the rest in ByteTrack's second pass.
+        minimum_iou_threshold: least IoU for a detection to continue a track.
+        minimum_consecutive_frames: frames before a new track gets an id.
+        lost_track_buffer: frames a lost track is kept (and its state held) before it ends.
+    """
+
+    type: Literal["bytetrack"] = "bytetrack"
+    track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    high_conf_det_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    minimum_consecutive_frames: int = Field(default=2, ge=1)
     lost_track_buffer: int = Field(default=30, ge=1)
-    minimum_matching_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
-    minimum_consecutive_frames: int = Field(default=1, ge=1)
 
 
 class EventsConfig(_Strict):

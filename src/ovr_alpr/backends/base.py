@@ -124,7 +124,7 @@ def load_backend(cfg: ModelConfig, role: str, default_path: Path | None = None, 
     if name != "ultralytics" and not path.is_file():
         raise ModelError(f"{role} model file {path} not found", "check the path, or remove it to use the embedded default")
     backend_cls = BACKENDS.get(name)
-    backend = backend_cls(cfg, path, role, cache_dir=cache_dir) if cache_dir else backend_cls(cfg, path, role)
+    backend = backend_cls(cfg, path, role)
     log.info("%s: %s via %s (%s, %s)", role, backend.model_path.name, backend.name, backend.provider, backend.precision)
     if warmup:
         backend.warmup()

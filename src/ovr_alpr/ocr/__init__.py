@@ -1,0 +1,15 @@
+"""OCR: plate readers and the once-per-track policy (throttling, best shot, fusion)."""
+
+from .base import READERS, PlateReader, PlateText
+
+__all__ = ["READERS", "PlateReader", "PlateText", "build_reader"]
+
+
+def build_reader(cfg, cache_dir=None) -> PlateReader:
+    """The configured plate reader (`ocr.type`), its model loaded and warmed up."""
+    from ..backends.base import load_backend
+    from ..models.zoo import default_model_path
+    from . import ppocr  # noqa: F401  (registers)
+
+    backend = load_backend(cfg.model, "ocr", default_model_path("ocr"), cache_dir=cache_dir)
+    return READERS.get(cfg.type)(backend, alphabet=cfg.alphabet)

@@ -1,0 +1,126 @@
+"""Output sinks: where finished events go (JSONL, CSV, Kafka, MQTT), built from the config's `sinks` list.
+
+Broker sinks keep undelivered events in an on-disk spool (`out/spool/<sink name>`) and re-send them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..errors import OvrAlprError, SinkError
+from ..events.model import PlateEvent
+from . import csv, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
+from .base import SINKS, Sink, SinkConfigType, sink_name
+from .broker import BrokerSink, DeliveryStats
+from .csv import CsvSink
+from .jsonl import JsonlSink
+from .kafka import KafkaSink
+from .mqtt import MqttSink
+from .spool import Spool
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SINKS",
+    "BrokerSink",
+    "CsvSink",
+    "DeliveryStats",
+    "JsonlSink",
+    "KafkaSink",
+    "MqttSink",
+    "Sink",
+    "SinkSet",
+    "Spool",
+    "build_sinks",
+    "sink_name",
+]
+
+
+def build_sinks(configs: Iterable[SinkConfigType], output_dir: str | Path) -> list[Sink]:
+    """Create one sink per config, in order.
+
+    A broker sink's spool defaults to `output_dir/spool/<sink name>`. An unreachable broker is not an
+    error (its events are spooled and re-sent); an unusable setting is.
+
+    Raises:
+        SinkError: a sink cannot be set up (path not writable, invalid producer setting, two sinks with
+            the same name). Sinks built before the failing one are closed again.
+    """
+    sinks: list[Sink] = []
+    seen: set[str] = set()
+    try:
+        for config in configs:
+            name = sink_name(config)
+            if name in seen:
+                raise SinkError(f"sink {name} is configured twice", "remove the duplicate entry from sinks")
+            seen.add(name)
+            spool_dir = Path(config.spool_dir) if config.spool_dir else Path(output_dir) / "spool" / name
+            sink_cls = SINKS.get(config.type)
+            sinks.append(sink_cls(config, name=name, spool_dir=spool_dir))
+            logger.info("sink %s ready", name)
+    except OvrAlprError:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+class SinkSet:
+    """Fans every call out to several sinks; one failing sink does not keep events from the others.
+
+    Example:
+        >>> sinks = SinkSet(build_sinks(config.sinks, Path(config.output_dir)))   # doctest: +SKIP
+        >>> sinks.publish(event); sinks.poll()                                     # doctest: +SKIP
+        >>> undelivered = sinks.flush(config.drain_timeout_s); sinks.close()       # doctest: +SKIP
+    """
+
+    def __init__(self, sinks: Sequence[Sink]) -> None:
+        self.sinks = list(sinks)
+
+    def __len__(self) -> int:
+        return len(self.sinks)
+
+    def __iter__(self) -> Iterator[Sink]:
+        return iter(self.sinks)
+
+    def publish(self, event: PlateEvent) -> None:
+        """Give the event to every sink."""
+        for sink in self.sinks:
+            try:
+                sink.publish(event)
+            except Exception:
+                # A sink must not raise from publish; if one does (a bug), the others still get the event.
+                logger.exception("sink %s failed to take event %s", sink.name, event.event_id)
+
+    def poll(self) -> None:
+        """Let every sink serve callbacks and retry."""
+        for sink in self.sinks:
+            try:
+                sink.poll()
+            except Exception:
+                logger.exception("sink %s failed in poll", sink.name)
+
+    def flush(self, timeout_s: float) -> int:
+        """Flush all sinks at once for up to `timeout_s`; return the total still undelivered."""
+        if len(self.sinks) <= 1:
+            return sum(sink.flush(timeout_s) for sink in self.sinks)
+        # In parallel, so a sink whose broker is down does not use up the others' time.
+        with ThreadPoolExecutor(max_workers=len(self.sinks), thread_name_prefix="sink-flush") as pool:
+            return sum(pool.map(lambda sink: sink.flush(timeout_s), self.sinks))
+
+    def close(self) -> None:
+        """Close every sink (each spools what it could not deliver)."""
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception:
+                logger.exception("sink %s failed to close", sink.name)
+
+    def __enter__(self) -> SinkSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
+from ..config import CsvSinkConfig, JsonlSinkConfig, KafkaSinkConfig, MqttSinkConfig
 from ..events.model import PlateEvent
 from ..registry import Registry
 
@@ -30,3 +32,23 @@ class Sink(Protocol):
 
 
 SINKS: Registry[type] = Registry("sink")
+
+#: Any one sink configuration (the members of `config.SinkConfig`).
+SinkConfigType = JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig
+
+
+def sink_name(config: SinkConfigType) -> str:
+    """A stable, file-name-safe name for a sink, used in logs and as its spool folder name.
+
+    Example:
+        >>> sink_name(KafkaSinkConfig(bootstrap_servers="127.0.0.1:9092", topic="alpr.events"))
+        'kafka-127.0.0.1-9092-alpr.events'
+    """
+    if isinstance(config, KafkaSinkConfig):
+        target = f"{config.bootstrap_servers}-{config.topic}"
+    elif isinstance(config, MqttSinkConfig):
+        target = f"{config.host}-{config.port}-{config.topic}"
+    else:
+        target = config.path
+    safe = re.sub(r"[^A-Za-z0-9._]+", "-", target).strip("-.") or "default"
+    return f"{config.type}-{safe}"

@@ -1,0 +1,112 @@
+"""Builds the configured detectors and finds plates, vehicle-first when a vehicle model is configured."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..backends.base import InferenceBackend, load_backend
+from ..config import AppConfig, PlateDetectorConfig, VehicleDetectorConfig
+from ..models.zoo import default_model_path
+from ..timing import StageTimer
+from ..types import Detections
+from . import yolo, yolox  # noqa: F401  (register formats)
+from .base import DETECTOR_FORMATS, Detector
+
+log = logging.getLogger(__name__)
+
+
+def build_plate_detector(cfg: PlateDetectorConfig, cache_dir: Path | None = None,
+                         backend: InferenceBackend | None = None) -> Detector:
+    backend = backend or load_backend(cfg.model, "plate_detector", default_model_path("plate"), cache_dir=cache_dir)
+    return yolo.YoloDetector(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640)
+
+
+def _guess_format(backend: InferenceBackend) -> str:
+    """YOLOX heads output [1, anchors, 5 + nc]; Ultralytics heads [1, 4 + nc, anchors]."""
+    session = getattr(backend, "session", None)
+    if session is not None:
+        shape = session.get_outputs()[0].shape
+        if len(shape) == 3 and isinstance(shape[1], int) and isinstance(shape[2], int) and shape[1] > shape[2]:
+            return "yolox"
+    return "yolov8"
+
+
+def build_vehicle_detector(cfg: VehicleDetectorConfig, cache_dir: Path | None = None) -> Detector:
+    backend = load_backend(cfg.model, "vehicle_detector", None, cache_dir=cache_dir)
+    fmt = cfg.format if cfg.format != "auto" else _guess_format(backend)
+    cls = DETECTOR_FORMATS.get(fmt)
+    size = cfg.model.input_size or (416 if fmt == "yolox" else 640)
+    if fmt == "yolox":
+        return cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=cfg.classes)
+    det = cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=sorted(cfg.classes))
+    det.class_names = dict(cfg.classes)
+    return det
+
+
+class PlateFinder:
+    """Finds plates in a frame: directly (plate-first) or inside tracked/detected vehicle boxes.
+
+    Vehicle-first: each vehicle box (grown by `margin`) is cropped and searched by the plate model, which
+    letterboxes the crop into its own input; plate boxes are mapped back to the frame and carry
+    `data["vehicle_index"]` (row of the vehicle in the vehicle detections).
+    """
+
+    def __init__(self, plate_detector: Detector, vehicle_detector: Detector | None = None,
+                 timer: StageTimer | None = None, min_plate_width_px: int = 16, margin: float = 0.05) -> None:
+        self.plate_detector = plate_detector
+        self.vehicle_detector = vehicle_detector
+        self.timer = timer or StageTimer()
+        self.min_plate_width_px = min_plate_width_px
+        self.margin = margin
+
+    def detect_vehicles(self, image: np.ndarray) -> Detections:
+        if self.vehicle_detector is None:
+            return Detections.empty()
+        with self.timer.stage("vehicle_detect"):
+            return self.vehicle_detector(image)
+
+    def detect_plates(self, image: np.ndarray, vehicles: Detections | None = None) -> Detections:
+        with self.timer.stage("plate_detect"):
+            if vehicles is None or self.vehicle_detector is None:
+                plates = self.plate_detector(image)
+                plates.data["vehicle_index"] = np.full(len(plates), -1, dtype=np.int64)
+            else:
+                plates = self._inside_vehicles(image, vehicles)
+        widths = plates.xyxy[:, 2] - plates.xyxy[:, 0]
+        return plates[widths >= self.min_plate_width_px]
+
+    def _inside_vehicles(self, image: np.ndarray, vehicles: Detections) -> Detections:
+        h, w = image.shape[:2]
+        parts = []
+        for i, (x1, y1, x2, y2) in enumerate(vehicles.xyxy):
+            mx, my = (x2 - x1) * self.margin, (y2 - y1) * self.margin
+            cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
+            cx2, cy2 = int(min(w, x2 + mx)), int(min(h, y2 + my))
+            if cx2 - cx1 < 16 or cy2 - cy1 < 16:
+                continue
+            found = self.plate_detector(image[cy1:cy2, cx1:cx2])
+            if len(found):
+                found = found.with_offset(cx1, cy1)
+                found.data["vehicle_index"] = np.full(len(found), i, dtype=np.int64)
+                parts.append(found)
+        merged = Detections.merge(parts)
+        if "vehicle_index" not in merged.data:
+            merged.data["vehicle_index"] = np.full(len(merged), -1, dtype=np.int64)
+        return merged
+
+    def __call__(self, image: np.ndarray) -> tuple[Detections, Detections]:
+        """(vehicles, plates) of one still image."""
+        vehicles = self.detect_vehicles(image)
+        return vehicles, self.detect_plates(image, vehicles if self.vehicle_detector else None)
+
+
+def build_finder(cfg: AppConfig, timer: StageTimer | None = None) -> PlateFinder:
+    cache = cfg.cache_path
+    vehicle = build_vehicle_detector(cfg.vehicle_detector, cache) if cfg.vehicle_detector else None
+    plate = build_plate_detector(cfg.plate_detector, cache)
+    if vehicle is not None and cfg.plate_detector.model.input_size is None:
+        log.info("vehicle-first: plates searched inside vehicle boxes")
+    return PlateFinder(plate, vehicle, timer, cfg.plate_detector.min_plate_width_px)

@@ -1,0 +1,164 @@
+"""Writes an evaluation as JSON, a one-screen summary, and a Markdown report with charts and a failure sheet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .metrics import PlateOutcome
+from .runner import EvalResult
+
+#: Failures shown on the contact sheet at most (the full list is in the report and the JSON).
+MAX_SHEET_FAILURES = 48
+_SHEET_COLUMNS = 4
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def summary_lines(result: EvalResult) -> list[str]:
+    d = result.to_dict()
+    lines = [
+        f"dataset {d['dataset']}: {d['n']} images, {d['labels']} labelled plates",
+        f"exact match {_pct(d['exact_match'])}   CER {_pct(d['cer'])}   "
+        f"detection recall {_pct(d['detection_recall'])}   precision {_pct(d['detection_precision'])}   "
+        f"(IoU 0.5)",
+        f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
+    ]
+    if d["misses"]:
+        shown = ", ".join(f"{m['file']} {m['expected']}->{m['read'] or '-'}" for m in d["misses"][:5])
+        more = f" (+{len(d['misses']) - 5} more)" if len(d["misses"]) > 5 else ""
+        lines.append(f"{len(d['misses'])} misses: {shown}{more}")
+    return lines
+
+
+def write_json(result: EvalResult, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return path
+
+
+def write_report(result: EvalResult, out_dir: str | Path) -> Path:
+    """`report.md`, `metrics.png`, `failures.png` (when there are failures) and `results.json` in `out_dir`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    d = result.to_dict()
+    write_json(result, out / "results.json")
+    _metrics_chart(d, result.image_ms, out / "metrics.png")
+    misses = result.misses
+    sheet = _failure_sheet(Path(result.dataset), misses, out / "failures.png") if misses else None
+    (out / "report.md").write_text(_markdown(d, sheet))
+    return out / "report.md"
+
+
+def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
+    rows = [
+        ("images", str(d["n"])),
+        ("labelled plates", str(d["labels"])),
+        ("exact match (end to end)", _pct(d["exact_match"])),
+        ("character error rate", _pct(d["cer"])),
+        ("plate detection recall @ IoU 0.5", _pct(d["detection_recall"])),
+        ("plate detection precision @ IoU 0.5", _pct(d["detection_precision"])),
+        ("ms per image (mean / p50)", f"{d['ms_per_image']:.1f} / {d['p50_ms_per_image']:.1f}"),
+    ]
+    text = [
+        f"# OVR-ALPR evaluation: `{d['dataset']}`",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in rows),
+        "",
+        "Each labelled plate is scored against the read whose box matches it one-to-one at IoU >= 0.5 "
+        "(most confident read first); an unmatched label takes the most confident unmatched read with text. "
+        "Texts are compared upper-cased, alphanumerics only. CER = all edits / all label characters. "
+        "Precision counts unlabelled plates that were found (some images show more plates than the one "
+        "labelled) as false positives, so it is a lower bound.",
+        "",
+        "![metrics](metrics.png)",
+        "",
+        "## Stages (ms)",
+        "",
+        "| stage | p50 | p95 | mean | calls |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} | {s['count']} |"
+          for name, s in d["stages"].items()),
+        "",
+        f"## Misses ({len(d['misses'])})",
+        "",
+    ]
+    if sheet is not None:
+        text += [f"![failures]({sheet.name})", ""]
+    if d["misses"]:
+        text += ["| file | expected | read |", "|---|---|---|"]
+        text += [f"| {m['file']} | `{m['expected']}` | `{m['read'] or '-'}` |" for m in d["misses"]]
+    else:
+        text.append("None.")
+    return "\n".join(text) + "\n"
+
+
+def _metrics_chart(d: dict[str, Any], image_ms: list[float], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    names = ["exact match", "1 - CER", "det. recall", "det. precision"]
+    cer = d["cer"]
+    values = [d["exact_match"], None if cer is None else max(0.0, 1 - cer), d["detection_recall"],
+              d["detection_precision"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    shown = [(n, v) for n, v in zip(names, values) if v is not None]
+    bars = ax1.bar([n for n, _ in shown], [100 * v for _, v in shown], color="#3a7bd5")
+    ax1.bar_label(bars, fmt="%.1f")
+    ax1.set_ylim(0, 105)
+    ax1.set_ylabel("%")
+    ax1.set_title(f"accuracy, {d['n']} images")
+    ax2.hist(image_ms, bins=min(30, max(5, len(image_ms) // 3)), color="#888")
+    ax2.axvline(d["ms_per_image"], color="#d53a3a", label=f"mean {d['ms_per_image']:.0f} ms")
+    ax2.set_xlabel("ms per image")
+    ax2.set_title("latency")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _failure_crop(root: Path, miss: PlateOutcome) -> np.ndarray:
+    """The labelled plate with some context around it, RGB; a grey tile when the image cannot be read."""
+    image = cv2.imread(str(root / miss.file)) if root.is_dir() else None
+    if image is None:
+        return np.full((60, 180, 3), 200, np.uint8)
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = miss.label_xyxy
+    mx, my = 0.3 * (x2 - x1), 0.6 * (y2 - y1)
+    cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
+    cx2, cy2 = int(min(w, x2 + mx)), int(min(h, y2 + my))
+    crop = image[cy1:max(cy2, cy1 + 2), cx1:max(cx2, cx1 + 2)]
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+
+
+def _failure_sheet(root: Path, misses: list[PlateOutcome], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    shown = misses[:MAX_SHEET_FAILURES]
+    cols = min(_SHEET_COLUMNS, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, miss in zip(axes.flat, shown):
+        ax.imshow(_failure_crop(root, miss))
+        ax.set_title(f"{Path(miss.file).name}\nexp {miss.expected}  read {miss.read or '-'}",
+                     fontsize=8, family="monospace")
+    if len(misses) > len(shown):
+        fig.suptitle(f"first {len(shown)} of {len(misses)} failures", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,128 @@
+"""Runs `Alpr` over a labelled image set and scores every labelled plate (see `metrics` for the rules)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..alpr import Alpr
+from ..config import AppConfig
+from ..errors import SourceError
+from ..models.datasets import LabelledImage, load_dataset
+from .metrics import PlateOutcome, Tally, pick_reads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalResult:
+    """Figures of one evaluation run.
+
+    Attributes:
+        dataset: the folder evaluated.
+        tally: counts behind the rates.
+        outcomes: one per labelled plate, in dataset order.
+        image_ms: wall time of `Alpr.read` per image, ms (image decoding from disk excluded).
+        stages: the reader's per-stage timer summary (p50/p95/mean ms).
+    """
+
+    dataset: str
+    tally: Tally
+    outcomes: list[PlateOutcome] = field(default_factory=list)
+    image_ms: list[float] = field(default_factory=list)
+    stages: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def misses(self) -> list[PlateOutcome]:
+        """Text-labelled plates not read exactly."""
+        return [o for o in self.outcomes if o.has_text and not o.correct]
+
+    @property
+    def ms_per_image(self) -> float:
+        return float(np.mean(self.image_ms)) if self.image_ms else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """All figures; rates are 0..1, None where undefined (e.g. no text labels: no exact match/CER)."""
+        t = self.tally
+        return {
+            "dataset": self.dataset,
+            "n": t.images,
+            "labels": t.labels,
+            "text_labels": t.text_labels,
+            "exact_match": _round(t.exact_match),
+            "detection_recall": _round(t.detection_recall),
+            "detection_precision": _round(t.detection_precision),
+            "cer": _round(t.cer),
+            "ms_per_image": round(self.ms_per_image, 2),
+            "p50_ms_per_image": round(float(np.percentile(self.image_ms, 50)), 2) if self.image_ms else 0.0,
+            "stages": self.stages,
+            "misses": [{"file": o.file, "expected": o.expected, "read": o.read} for o in self.misses],
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def evaluate(dataset: str | Path, cfg: AppConfig, limit: int = 0, progress: bool = True) -> EvalResult:
+    """Reads every image of `dataset` (openalpr or YOLO layout) and scores the reads against the labels.
+
+    Raises:
+        ConfigError: the folder is missing or holds no labelled images.
+        SourceError: an image cannot be decoded.
+    """
+    samples = load_dataset(dataset, limit=limit)
+    root = Path(dataset).expanduser()
+    alpr = Alpr(cfg)
+    alpr.timer.reset()
+    result = EvalResult(str(dataset), Tally())
+    for sample in tqdm(samples, desc="eval", unit="img", disable=not progress, leave=False):
+        image = _read_image(sample)
+        t0 = time.perf_counter()
+        reads = alpr.read(image)
+        result.image_ms.append((time.perf_counter() - t0) * 1000.0)
+        outcomes = score_image(sample, reads, root)
+        result.tally.add(outcomes, len(reads))
+        result.outcomes.extend(outcomes)
+    result.stages = alpr.timer.summary()["stages"]
+    return result
+
+
+def score_image(sample: LabelledImage, reads: list, root: Path | None = None) -> list[PlateOutcome]:
+    """One `PlateOutcome` per labelled box of `sample`, given the `PlateRead`s of its image.
+
+    `file` is the image path relative to `root` (the dataset folder) when given, else its name.
+    """
+    file = Path(sample.image_path.name)
+    if root is not None and sample.image_path.is_relative_to(root):
+        file = sample.image_path.relative_to(root)
+    pred_xyxy = np.array([r.xyxy for r in reads], dtype=np.float32).reshape(-1, 4)
+    pred_conf = np.array([r.detection_confidence for r in reads], dtype=np.float32)
+    texts = [r.text for r in reads]
+    box_match, text_pick = pick_reads(pred_xyxy, pred_conf, texts, sample.boxes)
+    outcomes = []
+    for j, label_box in enumerate(sample.boxes):
+        k = int(text_pick[j])
+        outcomes.append(PlateOutcome(
+            file=file.as_posix(),
+            expected=sample.texts[j],
+            read=texts[k] if k >= 0 else "",
+            detected=bool(box_match[j] >= 0),
+            label_xyxy=tuple(float(v) for v in label_box),
+            read_xyxy=tuple(float(v) for v in pred_xyxy[k]) if k >= 0 else None,
+        ))
+    return outcomes
+
+
+def _read_image(sample: LabelledImage) -> np.ndarray:
+    image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SourceError(f"cannot decode image {sample.image_path}", "check the file is a valid JPEG/PNG")
+    return image

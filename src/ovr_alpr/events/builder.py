@@ -1,0 +1,106 @@
+"""Turns a track's final read into a `PlateEvent`: normalise, validate, de-duplicate, save the best shot."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timezone
+from pathlib import Path
+
+import cv2
+
+from ..config import AppConfig
+from ..ocr.base import PlateText
+from ..ocr.policy import TrackState
+from .dedup import Deduplicator
+from .model import ImageRefs, NodeInfo, PlateEvent, PlateInfo, VehicleInfo
+from .normalize import PlateNormalizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EventCounters:
+    built: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+
+
+class CropStore:
+    """Saves best-shot plate crops as `OUT/crops/YYYY-MM-DD/<camera>/<event_id>.jpg` (never overwritten)."""
+
+    def __init__(self, output_dir: Path, enabled: bool = True, jpeg_quality: int = 92) -> None:
+        self.root = Path(output_dir) / "crops"
+        self.enabled = enabled
+        self.params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+
+    def save(self, event_id: str, camera_id: str, day: str, crop) -> str | None:
+        if not self.enabled or crop is None or crop.size == 0:
+            return None
+        folder = self.root / day / camera_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{event_id}.jpg"
+        if not cv2.imwrite(str(path), crop, self.params):
+            log.warning("could not write plate crop %s", path)
+            return None
+        return str(path.resolve())
+
+
+class EventBuilder:
+    """One per pipeline; de-duplication state is kept per camera inside."""
+
+    def __init__(self, cfg: AppConfig) -> None:
+        self.cfg = cfg
+        self.normalizer = PlateNormalizer(cfg.events)
+        self.dedup = Deduplicator(cfg.events.dedup_similarity, cfg.events.dedup_window_s)
+        self.crops = CropStore(Path(cfg.output_dir), cfg.save_crops)
+        self.node = NodeInfo(site=cfg.node.site, host=cfg.node.host)
+        self.rois = {c.id: c.roi for c in cfg.cameras}
+        self.counters = EventCounters()
+
+    def build(self, state: TrackState, read: PlateText) -> PlateEvent | None:
+        """The event for a final read, or None if it is invalid for every region or a duplicate."""
+        norm = self.normalizer(read.text)
+        if not norm.valid:
+            self.counters.invalid += 1
+            log.debug("track %s: %r matches no region, dropped", state.track_id, norm.text)
+            return None
+        shot = state.best
+        assert shot is not None, "a final read always has a best shot"
+        if self.dedup.is_duplicate(state.camera_id, norm.text, shot.captured_at):
+            self.counters.duplicates += 1
+            log.debug("track %s: %r is a duplicate, dropped", state.track_id, norm.text)
+            return None
+        event_id = PlateEvent.model_fields["event_id"].default_factory()
+        day = shot.captured_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        plate_url = self.crops.save(event_id, state.camera_id, day, shot.crop)
+        x1, y1, x2, y2 = (round(float(v), 1) for v in shot.xyxy)
+        self.counters.built += 1
+        return PlateEvent(
+            event_id=event_id,
+            captured_at=shot.captured_at,
+            camera_id=state.camera_id,
+            track_id=int(state.track_id),
+            plate=PlateInfo(text=read.text, normalized_text=norm.text, confidence=round(read.confidence, 4),
+                            region=norm.region),
+            vehicle=VehicleInfo(type=state.vehicle_type),
+            images=ImageRefs(plate_url=plate_url),
+            latency_ms=None,
+            node=self.node,
+            extras={
+                "roi": list(self.rois.get(state.camera_id) or []) or None,
+                "direction": state.direction,
+                "quality_score": round(shot.quality, 4),
+                "frame_number": shot.frame_index,
+                "bbox": [x1, y1, x2, y2],
+                "ocr_attempts": state.attempts,
+                "vehicle_bbox": None if state.vehicle_xyxy is None
+                else [round(float(v), 1) for v in state.vehicle_xyxy],
+            },
+        )
+
+    @staticmethod
+    def stamp_latency(event: PlateEvent, captured_monotonic: float) -> PlateEvent:
+        """Set latency_ms = now - capture of the frame that made the read final, just before publishing."""
+        return event.model_copy(update={"latency_ms": round((time.monotonic() - captured_monotonic) * 1000.0, 2)})

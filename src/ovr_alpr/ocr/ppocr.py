@@ -1,0 +1,101 @@
+"""PP-OCRv4 text recognition (ONNX, CTC) restricted to a plate alphabet."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ..backends.base import InferenceBackend
+from ..errors import ModelError
+from .base import READERS, PlateText
+
+# Characters that may appear between plate groups; read, then dropped from the text.
+SEPARATORS = " -·.:"
+
+
+def charset_from_backend(backend: InferenceBackend) -> list[str]:
+    """PP-OCR's CTC classes: blank, the characters in the model's metadata, then a space."""
+    session = getattr(backend, "session", None)
+    meta = session.get_modelmeta().custom_metadata_map if session is not None else {}
+    chars = getattr(backend, "charset", None) or meta.get("character")
+    if not chars:
+        raise ModelError(f"OCR model {backend.model_path} has no 'character' list in its metadata",
+                         "use a PP-OCR rec model exported with its dictionary (e.g. rapidocr's)")
+    lines = chars.splitlines() if isinstance(chars, str) else list(chars)
+    return ["<blank>", *lines, " "]
+
+
+@READERS.register("ppocr")
+class PPOCRReader:
+    """Recognises plate text with a PP-OCR rec model.
+
+    Only `alphabet` characters (and separators) may win a CTC step: letters are read case-insensitively
+    (upper- and lower-case probabilities are summed), everything else (e.g. CJK) is masked out.
+
+    Args:
+        backend: the loaded rec model, input [N, 3, 48, W].
+        alphabet: characters a plate may contain.
+        max_width: widest input in px (48 px high); wider crops are squeezed.
+    """
+
+    def __init__(self, backend: InferenceBackend, alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                 height: int = 48, max_width: int = 320) -> None:
+        self.backend = backend
+        self.height = height
+        self.max_width = max_width
+        charset = charset_from_backend(backend)
+        index = {c: i for i, c in enumerate(charset)}
+        out_chars = list(dict.fromkeys(alphabet.upper()))
+        # (n_classes_kept, n_model_classes) 0/1 matrix: each kept class sums its source classes
+        sources: list[list[int]] = [[0]]  # blank
+        labels = [""]
+        for c in out_chars:
+            ids = [index[v] for v in {c, c.lower()} if v in index]
+            if ids:
+                sources.append(ids)
+                labels.append(c)
+        for s in SEPARATORS:
+            if s in index:
+                sources.append([index[s]])
+                labels.append("")
+        self._gather = np.zeros((len(charset), len(sources)), dtype=np.float32)
+        for j, ids in enumerate(sources):
+            self._gather[ids, j] = 1.0
+        self._labels = np.array(labels, dtype=object)
+
+    def _prepare(self, crop: np.ndarray, width: int) -> np.ndarray:
+        h, w = crop.shape[:2]
+        resized_w = min(width, max(1, math.ceil(self.height * w / max(h, 1))))
+        resized = cv2.resize(crop, (resized_w, self.height), interpolation=cv2.INTER_LINEAR)
+        out = np.zeros((3, self.height, width), dtype=np.float32)
+        out[:, :, :resized_w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        return out
+
+    def read(self, crop: np.ndarray) -> PlateText:
+        return self.read_batch([crop])[0]
+
+    def read_batch(self, crops: list[np.ndarray]) -> list[PlateText]:
+        if not crops:
+            return []
+        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        width = min(self.max_width, max(self.height * 4, math.ceil(self.height * max(ratios))))
+        batch = np.stack([self._prepare(c, width) for c in crops])
+        probs = self.backend(batch)[0].astype(np.float32)  # (N, T, classes)
+        return [self._decode(p) for p in probs]
+
+    def _decode(self, probs: np.ndarray) -> PlateText:
+        kept = probs @ self._gather  # (T, kept classes)
+        best = kept.argmax(axis=1)
+        best_p = kept[np.arange(len(best)), best]
+        new = np.ones(len(best), dtype=bool)
+        new[1:] = best[1:] != best[:-1]
+        emit = new & (best != 0)
+        chars = self._labels[best[emit]]
+        p = best_p[emit]
+        keep = chars != ""
+        text = "".join(chars[keep])
+        char_p = tuple(float(x) for x in p[keep])
+        conf = float(np.mean(char_p)) if char_p else 0.0
+        return PlateText(text, conf, char_p)

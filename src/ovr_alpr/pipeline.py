@@ -1,0 +1,328 @@
+"""Wires the stages: source -> (vehicle detect) -> plate detect -> track -> OCR once per track -> events -> sinks."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .config import AppConfig, CameraConfig
+from .detect.plates import PlateFinder, build_finder
+from .events.builder import EventBuilder
+from .events.model import PlateEvent
+from .ocr import PlateReader, build_reader
+from .ocr.crops import crop_plate, quality_score
+from .ocr.policy import OcrPolicy, Shot, TrackState
+from .sinks.base import Sink
+from .timing import StageTimer
+from .track import Tracker, build_tracker
+from .types import Detections, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Counters:
+    """Run-wide counts reported in the stats."""
+
+    frames: int = 0
+    frames_blurred: int = 0
+    frames_idle_skipped: int = 0
+    plate_observations: int = 0
+    ocr_calls: int = 0
+    tracks: int = 0
+    tracks_without_read: int = 0
+    events: int = 0
+
+    @property
+    def ocr_calls_saved(self) -> int:
+        """OCR calls a read-every-plate-every-frame pipeline would have made, minus the ones made."""
+        return max(self.plate_observations - self.ocr_calls, 0)
+
+
+@dataclass
+class RunResult:
+    events: list[PlateEvent] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Observation:
+    track_id: int
+    plate_xyxy: np.ndarray
+    detection_confidence: float
+    vehicle_type: str | None = None
+    vehicle_xyxy: np.ndarray | None = None
+
+
+class CameraWorker:
+    """One camera: its source, its own tracker and per-track state."""
+
+    def __init__(self, cam: CameraConfig, pipeline: Pipeline) -> None:
+        from .sources import open_source
+
+        self.cam = cam
+        self.p = pipeline
+        self.source = open_source(cam)
+        self.live = hasattr(self.source, "next_frame")
+        self.ended = False
+        nominal = self.source.stats.nominal_fps or 25.0
+        fps = cam.target_fps or nominal / (cam.frame_skip + 1)
+        self.tracker: Tracker = build_tracker(pipeline.cfg.tracker, fps)
+        self.tracks: dict[int, TrackState] = {}
+        self.step = 0  # processed frames, the tracker's clock
+        self._frames: Iterator[Frame] = iter(self.source)
+
+    # ------------------------------------------------------------ per frame
+    def next_frame(self) -> Frame | None:
+        """The next frame; None when there is none now. `ended` tells a file's end from a live stream's wait."""
+        if self.live:  # never block the round-robin on one dead camera
+            return self.source.next_frame(timeout_s=0.2)
+        with self.p.timer.stage("decode"):
+            frame = next(self._frames, None)
+        self.ended = frame is None
+        return frame
+
+    def process(self, frame: Frame) -> list[PlateEvent]:
+        cfg, c = self.p.cfg, self.p.counters
+        if cfg.quality.adaptive_sampling and not self.tracks and frame.index % cfg.quality.idle_stride:
+            c.frames_idle_skipped += 1
+            return []
+        image, (ox, oy) = self._roi(frame.image)
+        if cfg.quality.min_sharpness > 0 and _frame_sharpness(image) < cfg.quality.min_sharpness:
+            c.frames_blurred += 1
+            return []
+        self.step += 1
+        c.frames += 1
+        observations = self._observe(image, ox, oy)
+        published = self._update_tracks(frame, observations)
+        published += self._end_lost_tracks(frame)
+        return published
+
+    def _roi(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        if self.cam.roi is None:
+            return image, (0, 0)
+        x1, y1, x2, y2 = self.cam.roi
+        return image[y1:y2, x1:x2], (x1, y1)
+
+    def _observe(self, image: np.ndarray, ox: int, oy: int) -> list[_Observation]:
+        finder: PlateFinder = self.p.finder
+        if finder.vehicle_detector is None:
+            plates = finder.detect_plates(image)
+            with self.p.timer.stage("track"):
+                tracked = self.tracker.update(plates.with_offset(ox, oy) if (ox or oy) else plates)
+            return [_Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
+                    for i, t in enumerate(tracked.tracker_id)]
+        # vehicle-first: track vehicles, search plates only in vehicles whose read is not final yet
+        vehicles = finder.detect_vehicles(image)
+        with self.p.timer.stage("track"):
+            tracked_v = self.tracker.update(vehicles)
+        for i, t in enumerate(tracked_v.tracker_id):  # keep vehicle tracks alive even when no plate is seen
+            state = self.tracks.get(int(t))
+            if state is not None:
+                state.last_seen_step = self.step
+        pending = np.array([not (s := self.tracks.get(int(t))) or not s.ocr_done for t in tracked_v.tracker_id],
+                           dtype=bool)
+        search = tracked_v[pending] if len(tracked_v) else tracked_v
+        plates = finder.detect_plates(image, search) if len(search) else Detections.empty()
+        best: dict[int, _Observation] = {}
+        names = getattr(finder.vehicle_detector, "class_names", {})
+        off = np.array([ox, oy, ox, oy], dtype=np.float32)
+        for j in range(len(plates)):
+            v = int(plates.data["vehicle_index"][j])
+            tid = int(search.tracker_id[v])
+            conf = float(plates.confidence[j])
+            if tid not in best or conf > best[tid].detection_confidence:
+                best[tid] = _Observation(tid, plates.xyxy[j] + off, conf,
+                                         names.get(int(search.class_id[v])), search.xyxy[v] + off)
+        return list(best.values())
+
+    def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
+        p, c = self.p, self.p.counters
+        due: list[tuple[TrackState, Shot]] = []
+        for ob in observations:
+            c.plate_observations += 1
+            cx, cy = float(ob.plate_xyxy[0] + ob.plate_xyxy[2]) / 2, float(ob.plate_xyxy[1] + ob.plate_xyxy[3]) / 2
+            state = self.tracks.get(ob.track_id)
+            if state is None:
+                state = TrackState(ob.track_id, self.cam.id, frame.index, self.step, (cx, cy))
+                self.tracks[ob.track_id] = state
+                c.tracks += 1
+            state.frames_seen += 1
+            state.last_seen_step = self.step
+            state.last_center = (cx, cy)
+            if ob.vehicle_type:
+                state.vehicle_type, state.vehicle_xyxy = ob.vehicle_type, ob.vehicle_xyxy
+            if state.ocr_done:
+                continue
+            crop = crop_plate(frame.image, ob.plate_xyxy)
+            quality = quality_score(crop, ob.detection_confidence)
+            if p.policy.wants_read(state, quality, self.step):
+                due.append((state, Shot(crop.copy(), ob.plate_xyxy.copy(), ob.detection_confidence, quality,
+                                        frame.index, frame.captured_at, frame.captured_monotonic)))
+            state.best_quality = max(state.best_quality, quality)
+        if not due:
+            return []
+        with p.timer.stage("ocr"):
+            reads = p.reader.read_batch([shot.crop for _, shot in due])
+        c.ocr_calls += len(due)
+        published = []
+        for (state, shot), read in zip(due, reads):
+            if p.policy.add_read(state, read, shot, self.step) and not state.published:
+                published += p.emit(state, state.final, frame.captured_monotonic)
+        return published
+
+    def _end_lost_tracks(self, frame: Frame, all_tracks: bool = False) -> list[PlateEvent]:
+        buffer = self.p.cfg.tracker.lost_track_buffer
+        ended = [tid for tid, s in self.tracks.items() if all_tracks or self.step - s.last_seen_step > buffer]
+        published = []
+        for tid in ended:
+            state = self.tracks.pop(tid)
+            if state.published:
+                continue
+            read = self.p.policy.finish(state)
+            if read is None:
+                self.p.counters.tracks_without_read += 1
+                continue
+            published += self.p.emit(state, read, frame.captured_monotonic if frame else time.monotonic())
+        return published
+
+    def finish(self) -> list[PlateEvent]:
+        """End of stream: every open track ends now."""
+        out = self._end_lost_tracks(None, all_tracks=True)
+        self.source.close()
+        return out
+
+
+def _frame_sharpness(image: np.ndarray) -> float:
+    small = cv2.resize(image, (320, max(1, 320 * image.shape[0] // max(image.shape[1], 1))))
+    return float(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
+
+
+class Pipeline:
+    """The whole ALPR job for every configured camera.
+
+    Args:
+        cfg: the validated config.
+        sinks: where events go (default: built from `cfg.sinks`).
+        collect_events: keep every event in `RunResult.events` (tests, bench); off for long runs.
+
+    Cameras are served round-robin in one thread; the models are loaded once and shared.
+    """
+
+    def __init__(self, cfg: AppConfig, sinks: list[Sink] | None = None, collect_events: bool = True,
+                 finder: PlateFinder | None = None, reader: PlateReader | None = None) -> None:
+        self.cfg = cfg
+        self.timer = StageTimer()
+        self.counters = Counters()
+        self.finder = finder or build_finder(cfg, self.timer)
+        self.finder.timer = self.timer
+        self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
+        self.policy = OcrPolicy(cfg.ocr)
+        self.events = EventBuilder(cfg)
+        if sinks is None:
+            from .sinks import build_sinks
+
+            sinks = build_sinks(cfg.sinks, Path(cfg.output_dir))
+        self.sinks = sinks
+        self.collect_events = collect_events
+        self._collected: list[PlateEvent] = []
+        self._stop = threading.Event()
+        self._workers: list[CameraWorker] = []
+        self.undelivered = 0
+
+    def stop(self) -> None:
+        """End the run from any thread (or a signal handler): live readers are closed so nothing blocks."""
+        self._stop.set()
+        for worker in self._workers:
+            if worker.live:
+                worker.source.close()
+
+    def emit(self, state: TrackState, read, captured_monotonic: float) -> list[PlateEvent]:
+        with self.timer.stage("events"):
+            event = self.events.build(state, read)
+        state.published = True
+        if event is None:
+            return []
+        with self.timer.stage("publish"):
+            event = EventBuilder.stamp_latency(event, captured_monotonic)
+            for sink in self.sinks:
+                sink.publish(event)
+        self.counters.events += 1
+        log.info("plate %s camera=%s track=%s conf=%.2f frame=%s", event.plate.normalized_text, event.camera_id,
+                 event.track_id, event.plate.confidence, event.extras.get("frame_number"))
+        if self.collect_events:
+            self._collected.append(event)
+        return [event]
+
+    def run(self, max_frames: int | None = None, handle_signals: bool = False) -> RunResult:
+        """Process until every source ends (files), `max_frames`, or `stop()` / SIGINT / SIGTERM."""
+        workers = self._workers = [CameraWorker(cam, self) for cam in self.cfg.cameras]
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.stop())
+        self.timer.reset()
+        last_log = time.monotonic()
+        try:
+            while workers and not self._stop.is_set():
+                for worker in list(workers):
+                    frame = worker.next_frame()
+                    if frame is None:
+                        if worker.ended or self._stop.is_set():
+                            worker.finish()
+                            workers.remove(worker)
+                        continue
+                    worker.process(frame)
+                    self.timer.count_frame()
+                    for sink in self.sinks:
+                        sink.poll()
+                if max_frames is not None and self.counters.frames >= max_frames:
+                    break
+                if time.monotonic() - last_log >= self.cfg.stats_interval_s:
+                    last_log = time.monotonic()
+                    log.info("%s | ocr calls %d (saved %d) | events %d", self.timer.format_line(),
+                             self.counters.ocr_calls, self.counters.ocr_calls_saved, self.counters.events)
+        finally:
+            for worker in workers:
+                worker.finish()
+            self._source_stats = {w.cam.id: w.source.stats for w in self._workers}
+            self._drain()
+        return RunResult(list(self._collected), self.stats())
+
+    def _drain(self) -> None:
+        timeout = self.cfg.drain_timeout_s
+        self.undelivered = 0
+        for sink in self.sinks:
+            left = sink.flush(timeout)
+            self.undelivered += left
+            if left:
+                log.warning("%s: %d event(s) not delivered within %.0f s; kept in the spool for the next run",
+                            getattr(sink, "name", sink), left, timeout)
+            sink.close()
+
+    def stats(self) -> dict[str, Any]:
+        c = self.counters
+        summary = self.timer.summary()
+        summary.update({
+            "ocr_calls": c.ocr_calls, "ocr_calls_saved": c.ocr_calls_saved,
+            "plate_observations": c.plate_observations, "tracks": c.tracks,
+            "tracks_without_read": c.tracks_without_read, "events": c.events,
+            "duplicates_suppressed": self.events.counters.duplicates,
+            "invalid_reads": self.events.counters.invalid,
+            "frames_processed": c.frames, "frames_blurred": c.frames_blurred,
+            "frames_idle_skipped": c.frames_idle_skipped, "undelivered": self.undelivered,
+        })
+        sources = getattr(self, "_source_stats", None) or {w.cam.id: w.source.stats for w in self._workers}
+        summary["sources"] = {cam: dataclasses.asdict(s) for cam, s in sources.items()}
+        summary["corrupt_frames"] = sum(s.corrupt_frames for s in sources.values())
+        summary["dropped_frames"] = sum(s.dropped_frames for s in sources.values())
+        return summary

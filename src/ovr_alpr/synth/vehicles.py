@@ -1,0 +1,185 @@
+"""Drawn vehicles (front or rear view) carrying a rendered plate, as BGRA sprites to paste into scenes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+View = Literal["front", "rear"]
+
+#: Body paints (BGR): white, silver, grey, black, red, dark blue, blue, dark green, beige, yellow.
+BODY_COLOURS_BGR: tuple[tuple[int, int, int], ...] = (
+    (235, 235, 232),
+    (190, 188, 184),
+    (120, 118, 115),
+    (35, 35, 38),
+    (40, 40, 175),
+    (95, 45, 25),
+    (170, 110, 40),
+    (55, 85, 40),
+    (150, 185, 200),
+    (40, 180, 220),
+)
+
+_SHIFT = 3  # fixed-point bits for sub-pixel anti-aliased drawing
+_SCALE = 1 << _SHIFT
+
+
+@dataclass(frozen=True)
+class VehicleSprite:
+    """A vehicle image with transparency and where its plate lies in it.
+
+    Attributes:
+        image: BGRA uint8 (H, W, 4); alpha is 0 outside the vehicle and partial in its ground shadow.
+        plate_quad_px: float32 (4, 2) plate corners in sprite pixels: top-left, top-right, bottom-right,
+            bottom-left.
+    """
+
+    image: np.ndarray
+    plate_quad_px: np.ndarray
+
+
+def render_vehicle(
+    plate: np.ndarray,
+    rng: np.random.Generator,
+    plate_width_px: float,
+    view: View = "rear",
+    plate_to_body: float = 0.32,
+) -> VehicleSprite:
+    """Draw a car seen from the front or the back, with ``plate`` mounted on its bumper.
+
+    Args:
+        plate: BGR plate image (e.g. from `render_plate`), any size; it is resized to ``plate_width_px``.
+        rng: picks paint, proportions and lights.
+        plate_width_px: width of the plate in the sprite, in pixels; the body is scaled around it.
+        view: ``"front"`` (grille, headlights, mirrors) or ``"rear"`` (tail lights, rear window).
+        plate_to_body: plate width over body width (a real EU plate on a car is about 0.3).
+
+    Returns:
+        The sprite and the plate's corners in it.
+    """
+    body_w = plate_width_px / plate_to_body
+    body_h = body_w * rng.uniform(0.66, 0.78)
+    shadow_h = 0.06 * body_h
+    width, height = int(np.ceil(body_w * 1.04)), int(np.ceil(body_h + shadow_h))
+    x0 = (width - body_w) / 2
+    colour = BODY_COLOURS_BGR[int(rng.integers(len(BODY_COLOURS_BGR)))]
+    colour = tuple(int(np.clip(c * rng.uniform(0.92, 1.06), 0, 255)) for c in colour)
+    dark = _mix(colour, (20, 20, 20), 0.55)
+    light = _mix(colour, (255, 255, 255), 0.35)
+
+    bgr = np.zeros((height, width, 3), np.uint8)
+    alpha = np.zeros((height, width), np.uint8)
+
+    def fill(poly: np.ndarray, paint: tuple[int, ...], opacity: int = 255) -> None:
+        pts = np.round(poly * _SCALE).astype(np.int32)
+        cv2.fillPoly(bgr, [pts], paint, cv2.LINE_AA, shift=_SHIFT)
+        cv2.fillPoly(alpha, [pts], opacity, cv2.LINE_AA, shift=_SHIFT)
+
+    def bx(fx: float) -> float:
+        return x0 + fx * body_w
+
+    def by(fy: float) -> float:
+        return fy * body_h
+
+    # Ground shadow, then wheels, so the body covers their tops.
+    shadow = cv2.ellipse2Poly(
+        (round(width / 2 * _SCALE), round((body_h - 0.01 * body_h) * _SCALE)),
+        (round(0.52 * body_w * _SCALE), round(1.6 * shadow_h * _SCALE)),
+        0,
+        0,
+        360,
+        8,
+    ).astype(np.float32) / _SCALE
+    fill(shadow, (10, 10, 10), 110)
+    wheel_w, wheel_top = 0.14, 0.78
+    for fx in (0.05, 1 - 0.05 - wheel_w):
+        fill(_rounded_rect(bx(fx), by(wheel_top), bx(fx + wheel_w), by(1.0), 0.02 * body_w), (22, 22, 24))
+
+    # Cabin: a trapezoid narrower at the roof, glass inset in it.
+    roof = rng.uniform(0.02, 0.08)
+    waist = rng.uniform(0.40, 0.46)
+    top_half, bottom_half = rng.uniform(0.30, 0.35), rng.uniform(0.43, 0.46)
+    cabin = np.array(
+        [
+            [bx(0.5 - top_half), by(roof)],
+            [bx(0.5 + top_half), by(roof)],
+            [bx(0.5 + bottom_half), by(waist + 0.03)],
+            [bx(0.5 - bottom_half), by(waist + 0.03)],
+        ],
+        np.float32,
+    )
+    fill(cabin, colour)
+    glass_colour = (int(rng.integers(40, 70)), int(rng.integers(40, 60)), int(rng.integers(30, 50)))
+    glass = cabin + np.array([[0.035, 0.03], [-0.035, 0.03], [-0.03, -0.035], [0.03, -0.035]]) * [
+        body_w,
+        body_h,
+    ]
+    fill(glass.astype(np.float32), glass_colour)
+    sheen = np.array([glass[0], glass[1], (glass[1] + glass[2]) / 2, (glass[0] + glass[3]) / 2], np.float32)
+    fill(sheen, _mix(glass_colour, (255, 255, 255), 0.12))
+    if view == "front":
+        for side in (-1, 1):
+            mx = 0.5 + side * (bottom_half + 0.045)
+            fill(_rounded_rect(bx(mx - 0.04), by(waist - 0.08), bx(mx + 0.04), by(waist - 0.01), 4), dark)
+
+    # Lower body with a lighter shoulder line and a darker bumper.
+    fill(_rounded_rect(bx(0.0), by(waist), bx(1.0), by(0.93), 0.06 * body_w), colour)
+    fill(_rounded_rect(bx(0.01), by(waist), bx(0.99), by(waist + 0.025), 0.01 * body_w), light)
+    bumper_colour = dark if rng.random() < 0.6 else _mix(colour, (0, 0, 0), 0.2)
+    fill(_rounded_rect(bx(0.02), by(0.80), bx(0.98), by(0.93), 0.03 * body_w), bumper_colour)
+
+    lamp_top, lamp_bottom = waist + 0.06, waist + rng.uniform(0.14, 0.18)
+    lamp_w = rng.uniform(0.17, 0.23)
+    if view == "rear":
+        lamp, lamp_inner = (30, 30, 190), (60, 70, 235)
+    else:
+        lamp, lamp_inner = (215, 220, 225), (250, 252, 252)
+        grille = _rounded_rect(bx(0.5 - 0.22), by(lamp_top + 0.01), bx(0.5 + 0.22), by(lamp_bottom), 6)
+        fill(grille, (30, 30, 32))
+        for k in range(1, 4):
+            gy = lamp_top + 0.01 + k * (lamp_bottom - lamp_top - 0.01) / 4
+            fill(_rounded_rect(bx(0.29), by(gy - 0.006), bx(0.71), by(gy + 0.006), 1), (70, 70, 72))
+    for fx in (0.03, 0.97 - lamp_w):
+        fill(_rounded_rect(bx(fx), by(lamp_top), bx(fx + lamp_w), by(lamp_bottom), 0.02 * body_w), lamp)
+        fill(
+            _rounded_rect(bx(fx + 0.02), by(lamp_top + 0.02), bx(fx + lamp_w - 0.02), by(lamp_bottom - 0.02), 3),
+            lamp_inner,
+        )
+
+    # The plate, centred on the bumper, with a thin dark recess around it.
+    plate_h_px = plate_width_px * plate.shape[0] / plate.shape[1]
+    px0 = round(width / 2 - plate_width_px / 2)
+    py0 = round(by(0.865) - plate_h_px / 2)
+    pw, ph = round(plate_width_px), round(plate_h_px)
+    fill(_rounded_rect(px0 - 4, py0 - 4, px0 + pw + 4, py0 + ph + 4, 3), (25, 25, 25))
+    bgr[py0 : py0 + ph, px0 : px0 + pw] = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
+    alpha[py0 : py0 + ph, px0 : px0 + pw] = 255
+    quad = np.array([[px0, py0], [px0 + pw, py0], [px0 + pw, py0 + ph], [px0, py0 + ph]], np.float32)
+
+    # Soft top-to-bottom light falloff over the whole body.
+    falloff = np.linspace(1.04, 0.86, height, dtype=np.float32)[:, None, None]
+    bgr = np.clip(bgr.astype(np.float32) * falloff, 0, 255).astype(np.uint8)
+    return VehicleSprite(np.dstack([bgr, alpha]), quad)
+
+
+def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+
+
+def _rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float) -> np.ndarray:
+    r = max(0.0, min(r, (x1 - x0) / 2, (y1 - y0) / 2))
+    arc = np.linspace(0, np.pi / 2, 6)
+    corners = [
+        (x1 - r, y1 - r, 0.0),
+        (x0 + r, y1 - r, np.pi / 2),
+        (x0 + r, y0 + r, np.pi),
+        (x1 - r, y0 + r, 3 * np.pi / 2),
+    ]
+    pts = [
+        np.stack([cx + r * np.cos(start + arc), cy + r * np.sin(start + arc)], axis=1) for cx, cy, start in corners
+    ]
+    return np.concatenate(pts).astype(np.float32)
