@@ -115,6 +115,9 @@ class TrackerConfig(_Strict):
     minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     minimum_consecutive_frames: int = Field(default=2, ge=1)
     lost_track_buffer: int = Field(default=30, ge=1)
+    association_scale: float = Field(default=2.5, ge=1.0, le=10.0, description=(
+        "boxes are grown by this factor around their centre for matching only: plates are small and move "
+        "several heights per frame, so their raw boxes often do not overlap from one frame to the next"))
 
 
 class EventsConfig(_Strict):

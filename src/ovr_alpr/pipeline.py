@@ -224,20 +224,26 @@ class Pipeline:
         self.cfg = cfg
         self.timer = StageTimer()
         self.counters = Counters()
+        self._stop = threading.Event()
+        # sources first: a wrong path fails in a second, before minutes of model loading
+        self._workers: list[CameraWorker] = []
+        try:
+            for cam in cfg.cameras:
+                self._workers.append(CameraWorker(cam, self))
+        except Exception:
+            for worker in self._workers:
+                worker.source.close()
+            raise
         self.finder = finder or build_finder(cfg, self.timer)
         self.finder.timer = self.timer
         self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
         self.policy = OcrPolicy(cfg.ocr)
         self.events = EventBuilder(cfg)
-        if sinks is None:
-            from .sinks import build_sinks
+        from .sinks import SinkSet, build_sinks
 
-            sinks = build_sinks(cfg.sinks, Path(cfg.output_dir))
-        self.sinks = sinks
+        self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
         self.collect_events = collect_events
         self._collected: list[PlateEvent] = []
-        self._stop = threading.Event()
-        self._workers: list[CameraWorker] = []
         self.undelivered = 0
 
     def stop(self) -> None:
@@ -255,8 +261,7 @@ class Pipeline:
             return []
         with self.timer.stage("publish"):
             event = EventBuilder.stamp_latency(event, captured_monotonic)
-            for sink in self.sinks:
-                sink.publish(event)
+            self.sinks.publish(event)
         self.counters.events += 1
         log.info("plate %s camera=%s track=%s conf=%.2f frame=%s", event.plate.normalized_text, event.camera_id,
                  event.track_id, event.plate.confidence, event.extras.get("frame_number"))
@@ -266,7 +271,7 @@ class Pipeline:
 
     def run(self, max_frames: int | None = None, handle_signals: bool = False) -> RunResult:
         """Process until every source ends (files), `max_frames`, or `stop()` / SIGINT / SIGTERM."""
-        workers = self._workers = [CameraWorker(cam, self) for cam in self.cfg.cameras]
+        workers = list(self._workers)
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.stop())
@@ -283,8 +288,7 @@ class Pipeline:
                         continue
                     worker.process(frame)
                     self.timer.count_frame()
-                    for sink in self.sinks:
-                        sink.poll()
+                    self.sinks.poll()
                 if max_frames is not None and self.counters.frames >= max_frames:
                     break
                 if time.monotonic() - last_log >= self.cfg.stats_interval_s:
@@ -300,14 +304,11 @@ class Pipeline:
 
     def _drain(self) -> None:
         timeout = self.cfg.drain_timeout_s
-        self.undelivered = 0
-        for sink in self.sinks:
-            left = sink.flush(timeout)
-            self.undelivered += left
-            if left:
-                log.warning("%s: %d event(s) not delivered within %.0f s; kept in the spool for the next run",
-                            getattr(sink, "name", sink), left, timeout)
-            sink.close()
+        self.undelivered = self.sinks.flush(timeout)
+        if self.undelivered:
+            log.warning("%d event(s) not delivered within %.0f s; kept in the spool for the next run",
+                        self.undelivered, timeout)
+        self.sinks.close()
 
     def stats(self) -> dict[str, Any]:
         c = self.counters

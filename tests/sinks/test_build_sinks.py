@@ -84,6 +84,10 @@ def test_invalid_settings_raise_sink_error(tmp_path: Path) -> None:
         )
     with pytest.raises(SinkError, match="spool"):
         build_sinks([MqttSinkConfig(host="127.0.0.1", spool_dir=str(blocker / "spool"))], tmp_path)
+    with pytest.raises(SinkError, match="topic"):
+        build_sinks([KafkaSinkConfig(bootstrap_servers="127.0.0.1:1", topic="alpr events")], tmp_path)
+    with pytest.raises(SinkError, match="cannot publish to topic"):
+        build_sinks([MqttSinkConfig(host="127.0.0.1", topic="alpr/#")], tmp_path)
     twice = JsonlSinkConfig(path=str(tmp_path / "e.jsonl"))
     with pytest.raises(SinkError, match="twice"):
         build_sinks([twice, twice], tmp_path)

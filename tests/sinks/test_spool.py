@@ -99,3 +99,39 @@ def test_unwritable_folder_is_a_sink_error(tmp_path: Path) -> None:
 def test_multiline_record_is_rejected(tmp_path: Path) -> None:
     with Spool(tmp_path) as spool, pytest.raises(ValueError):
         spool.append("a\nb")
+
+
+_WRITER = """
+import sys
+from ovr_alpr.sinks.spool import Spool
+spool = Spool(sys.argv[1], segment_max_records=40)
+i = 0
+while True:
+    spool.append('{"event_id": "%06d", "camera_id": "cam", "pad": "%s"}' % (i, "x" * 2000))
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_killed_writer_loses_no_acknowledged_record(tmp_path: Path) -> None:
+    """A writer killed mid-stream: every append that returned is on disk, intact; at most one line torn."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    acknowledged = -1
+    for line in proc.stdout:
+        acknowledged = int(line)
+        if acknowledged >= 100:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    with Spool(tmp_path) as spool:
+        records = _drain_all(spool)
+        assert spool.torn_lines <= 1
+    numbers = [int(json.loads(r)["event_id"]) for r in records]
+    assert numbers == list(range(len(numbers)))
+    assert len(numbers) >= acknowledged + 1

@@ -10,7 +10,9 @@ The rule that picks which read is scored against a labelled plate (`pick_reads`)
    read the right plate, still counts as a correct read.
 3. With no such read, the label's read is "" (a miss).
 
-A read equals its label when both, upper-cased and stripped to A-Z0-9, are the same string.
+A read equals its label when both, upper-cased and stripped to A-Z0-9, are the same string. A second,
+looser rate (`exact_match_confusable`) also maps O->0 and I->1 first: many plate fonts draw these alike
+and the OpenALPR labels themselves mix them up, so it separates reading errors from that ambiguity.
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ def exact_match(read: str, label: str) -> bool:
         True
     """
     return normalize_text(read) == normalize_text(label)
+
+
+_CONFUSABLE = str.maketrans("OI", "01")
+
+
+def confusable_match(read: str, label: str) -> bool:
+    """`exact_match` after mapping O->0 and I->1 on both sides.
+
+    Example:
+        >>> confusable_match("RK099AN", "RKO99AN")
+        True
+    """
+    return normalize_text(read).translate(_CONFUSABLE) == normalize_text(label).translate(_CONFUSABLE)
 
 
 def char_errors(read: str, label: str) -> int:
@@ -142,6 +157,7 @@ class Tally:
     true_positives: int = 0
     text_labels: int = 0
     text_correct: int = 0
+    text_correct_confusable: int = 0
     char_errors: int = 0
     label_chars: int = 0
 
@@ -154,6 +170,7 @@ class Tally:
             if o.has_text:
                 self.text_labels += 1
                 self.text_correct += o.correct
+                self.text_correct_confusable += confusable_match(o.read, o.expected)
                 self.char_errors += char_errors(o.read, o.expected)
                 self.label_chars += len(normalize_text(o.expected))
 
@@ -161,6 +178,11 @@ class Tally:
     def exact_match(self) -> float | None:
         """Fraction of text-labelled plates read exactly; None when no label has text."""
         return self.text_correct / self.text_labels if self.text_labels else None
+
+    @property
+    def exact_match_confusable(self) -> float | None:
+        """Like `exact_match`, with O/0 and I/1 counted as the same character."""
+        return self.text_correct_confusable / self.text_labels if self.text_labels else None
 
     @property
     def cer(self) -> float | None:

@@ -25,7 +25,7 @@ def summary_lines(result: EvalResult) -> list[str]:
     d = result.to_dict()
     lines = [
         f"dataset {d['dataset']}: {d['n']} images, {d['labels']} labelled plates",
-        f"exact match {_pct(d['exact_match'])}   CER {_pct(d['cer'])}   "
+        f"exact match {_pct(d['exact_match'])} ({_pct(d['exact_match_confusable'])} with O=0, I=1)   CER {_pct(d['cer'])}   "
         f"detection recall {_pct(d['detection_recall'])}   precision {_pct(d['detection_precision'])}   "
         f"(IoU 0.5)",
         f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
@@ -65,6 +65,7 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         ("images", str(d["n"])),
         ("labelled plates", str(d["labels"])),
         ("exact match (end to end)", _pct(d["exact_match"])),
+        ("exact match, O=0 and I=1", _pct(d["exact_match_confusable"])),
         ("character error rate", _pct(d["cer"])),
         ("plate detection recall @ IoU 0.5", _pct(d["detection_recall"])),
         ("plate detection precision @ IoU 0.5", _pct(d["detection_precision"])),

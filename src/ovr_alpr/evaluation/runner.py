@@ -57,6 +57,7 @@ class EvalResult:
             "labels": t.labels,
             "text_labels": t.text_labels,
             "exact_match": _round(t.exact_match),
+            "exact_match_confusable": _round(t.exact_match_confusable),
             "detection_recall": _round(t.detection_recall),
             "detection_precision": _round(t.detection_precision),
             "cer": _round(t.cer),

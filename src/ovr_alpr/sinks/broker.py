@@ -83,8 +83,11 @@ class BrokerSink(ABC):
 
     Every sent event is tracked until the client confirms it. A failed or unconfirmed event goes to the
     on-disk `Spool`; while the spool holds anything (or the broker is known down), new events are
-    appended to it too, so the order is kept. The spool is re-sent oldest segment first: one probe
-    event while the broker is not known to be up, the rest of the segment once it is.
+    appended to it too, so they do not overtake the backlog (a send that fails is re-queued at the
+    end, so order is kept only roughly; consumers should sort by `captured_at`). The spool is re-sent
+    oldest segment first: one probe event while the broker is not known to be up, the rest once it is.
+    Delivery is at least once: an event given up on (timeout, flush deadline, client restart) may
+    still arrive and then arrive again when re-sent; consumers de-duplicate by `event_id`.
 
     Client callbacks may run on any thread: they only call the `_report_*` methods, which queue the
     outcome; all bookkeeping runs on the caller's thread in `publish`, `poll` and `flush`.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class _LibrdkafkaLog:
         self._logger.log(logging.INFO if level >= logging.ERROR else logging.DEBUG, msg, *args)
 
 
+_TOPIC_RE = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 _UNREACHABLE = (KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
 
@@ -74,6 +76,11 @@ class KafkaSink(BrokerSink):
         **delivery: Any,
     ) -> None:
         name = name or sink_name(config)
+        if not _TOPIC_RE.fullmatch(config.topic):
+            raise SinkError(
+                f"kafka sink {name}: invalid topic {config.topic!r}",
+                "use 1-249 characters from a-z A-Z 0-9 . _ -",
+            )
         self.config = config
         self.topic = config.topic
         self._settings: dict[str, Any] = {

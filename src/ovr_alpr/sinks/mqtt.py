@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from ..config import MqttSinkConfig
+from ..errors import SinkError
 from .base import SINKS, sink_name
 from .broker import BrokerSink
 
@@ -52,6 +53,11 @@ class MqttSink(BrokerSink):
         **delivery: Any,
     ) -> None:
         name = name or sink_name(config)
+        if not config.topic or "+" in config.topic or "#" in config.topic:
+            raise SinkError(
+                f"mqtt sink {name}: cannot publish to topic {config.topic!r}",
+                "use a topic without the wildcards + and #",
+            )
         super().__init__(
             name, Path(spool_dir or config.spool_dir or Path("out") / "spool" / name), **delivery
         )

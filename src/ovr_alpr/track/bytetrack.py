@@ -39,10 +39,18 @@ class ByteTrack:
             minimum_iou_threshold=cfg.minimum_iou_threshold,
             high_conf_det_threshold=cfg.high_conf_det_threshold,
         )
+        self.association_scale = cfg.association_scale
+
+    def _grow(self, xyxy: np.ndarray) -> np.ndarray:
+        if self.association_scale == 1.0 or not len(xyxy):
+            return xyxy.astype(np.float32)
+        centre = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+        half = (xyxy[:, 2:] - xyxy[:, :2]) * (self.association_scale / 2)
+        return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
 
     def update(self, detections: Detections) -> Detections:
         sv_dets = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32),
+            xyxy=self._grow(detections.xyxy),
             confidence=detections.confidence,
             class_id=detections.class_id,
             data={"row": np.arange(len(detections))},
@@ -53,8 +61,7 @@ class ByteTrack:
         ids = np.asarray(tracked.tracker_id, dtype=np.int64)
         ok = ids >= 0
         rows = np.asarray(tracked.data["row"], dtype=np.int64)[ok]
-        out = detections[rows]
-        out.xyxy = np.asarray(tracked.xyxy, dtype=np.float32)[ok]
+        out = detections[rows]  # the original boxes, not the grown ones
         out.tracker_id = ids[ok]
         return out
 
