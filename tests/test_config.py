@@ -23,19 +23,24 @@ def test_sink_specs():
 
 def test_yaml_with_two_cameras_and_overrides(tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("cameras:\n  - {id: a, source: a.mp4}\n  - {id: b, source: rtsp://cam/b, frame_skip: 2}\n"
-                 "sinks:\n  - {type: mqtt, host: 127.0.0.1}\n")
+    f.write_text(
+        "cameras:\n  - {id: a, source: a.mp4}\n  - {id: b, source: rtsp://cam/b, frame_skip: 2}\n"
+        "sinks:\n  - {type: mqtt, host: 127.0.0.1}\n"
+    )
     cfg = load_config(f, {"ocr.max_attempts": 2})
     assert [c.id for c in cfg.cameras] == ["a", "b"] and cfg.cameras[1].frame_skip == 2
     assert cfg.ocr.max_attempts == 2 and cfg.sinks[0].qos == 1
 
 
-@pytest.mark.parametrize("text, key", [
-    ("cameras:\n  - {id: a, source: x}\n  - {id: a, source: y}\n", "unique"),
-    ("plate_detector:\n  model:\n    device: gpu\n", "plate_detector.model.device"),
-    ("sinks:\n  - {type: ftp, path: x}\n", "sinks.0"),
-    ("events:\n  regions: {bad: '[A-'}\n", "events.regions"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("cameras:\n  - {id: a, source: x}\n  - {id: a, source: y}\n", "unique"),
+        ("plate_detector:\n  model:\n    device: gpu\n", "plate_detector.model.device"),
+        ("sinks:\n  - {type: ftp, path: x}\n", "sinks.0"),
+        ("events:\n  regions: {bad: '[A-'}\n", "events.regions"),
+    ],
+)
 def test_invalid_configs_name_the_problem(tmp_path, text, key):
     f = tmp_path / "c.yaml"
     f.write_text(text)

@@ -68,11 +68,16 @@ class Alpr:
         for i, t in enumerate(texts):
             norm = self.normalizer(t.text)
             v = int(plates.data["vehicle_index"][i])
-            out.append(PlateRead(
-                xyxy=tuple(float(x) for x in plates.xyxy[i]),
-                detection_confidence=float(plates.confidence[i]),
-                text=norm.text, raw_text=t.text, confidence=t.confidence, region=norm.region,
-                vehicle_type=names.get(int(vehicles.class_id[v])) if v >= 0 else None,
-                vehicle_xyxy=tuple(float(x) for x in vehicles.xyxy[v]) if v >= 0 else None,
-            ))
+            out.append(
+                PlateRead(
+                    xyxy=tuple(float(x) for x in plates.xyxy[i]),
+                    detection_confidence=float(plates.confidence[i]),
+                    text=norm.text,
+                    raw_text=t.text,
+                    confidence=t.confidence,
+                    region=norm.region,
+                    vehicle_type=names.get(int(vehicles.class_id[v])) if v >= 0 else None,
+                    vehicle_xyxy=tuple(float(x) for x in vehicles.xyxy[v]) if v >= 0 else None,
+                )
+            )
         return out

@@ -9,8 +9,12 @@ import typer
 
 from .errors import OvrAlprError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="OVR-ALPR: licence-plate recognition for edge boxes.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="OVR-ALPR: licence-plate recognition for edge boxes.",
+)
 
 _state = {"debug": False}
 

@@ -115,9 +115,15 @@ class TrackerConfig(_Strict):
     minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     minimum_consecutive_frames: int = Field(default=2, ge=1)
     lost_track_buffer: int = Field(default=30, ge=1)
-    association_scale: float = Field(default=2.5, ge=1.0, le=10.0, description=(
-        "boxes are grown by this factor around their centre for matching only: plates are small and move "
-        "several heights per frame, so their raw boxes often do not overlap from one frame to the next"))
+    association_scale: float = Field(
+        default=2.5,
+        ge=1.0,
+        le=10.0,
+        description=(
+            "boxes are grown by this factor around their centre for matching only: plates are small and move "
+            "several heights per frame, so their raw boxes often do not overlap from one frame to the next"
+        ),
+    )
 
 
 class EventsConfig(_Strict):
@@ -130,10 +136,12 @@ class EventsConfig(_Strict):
         dedup_window_s: seconds within which a similar read on the same camera is a duplicate.
     """
 
-    regions: dict[str, str] = Field(default_factory=lambda: {
-        "eu": r"^[A-Z]{1,3}[0-9]{1,4}[A-Z]{0,3}$|^[A-Z0-9]{5,8}$",
-        "us": r"^[A-Z0-9]{2,8}$",
-    })
+    regions: dict[str, str] = Field(
+        default_factory=lambda: {
+            "eu": r"^[A-Z]{1,3}[0-9]{1,4}[A-Z]{0,3}$|^[A-Z0-9]{5,8}$",
+            "us": r"^[A-Z0-9]{2,8}$",
+        }
+    )
     allow_unknown_region: bool = True
     dedup_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     dedup_window_s: float = Field(default=300.0, ge=0.0)
@@ -153,7 +161,9 @@ class EventsConfig(_Strict):
 
 
 class _SinkBase(_Strict):
-    spool_dir: str | None = Field(default=None, description="undeliverable events wait here; default out/spool/<name>")
+    spool_dir: str | None = Field(
+        default=None, description="undeliverable events wait here; default out/spool/<name>"
+    )
 
 
 class JsonlSinkConfig(_SinkBase):
@@ -196,20 +206,25 @@ def parse_sink_spec(spec: str) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkCon
         url = urlparse(spec)
         topic = url.path.lstrip("/")
         if not url.hostname:
-            raise ConfigError(f"sink {spec!r} has no host", "write it as kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC")
+            raise ConfigError(
+                f"sink {spec!r} has no host", "write it as kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC"
+            )
         try:
             port = url.port
         except ValueError:
             raise ConfigError(f"sink {spec!r} has an invalid port", "use a number 1-65535") from None
         if url.scheme == "kafka":
-            return KafkaSinkConfig(bootstrap_servers=f"{url.hostname}:{port or 9092}",
-                                   **({"topic": topic} if topic else {}))
+            return KafkaSinkConfig(
+                bootstrap_servers=f"{url.hostname}:{port or 9092}", **({"topic": topic} if topic else {})
+            )
         return MqttSinkConfig(host=url.hostname, port=port or 1883, **({"topic": topic} if topic else {}))
     kind, sep, path = spec.partition(":")
     if sep and kind in ("jsonl", "csv") and path:
         return JsonlSinkConfig(path=path) if kind == "jsonl" else CsvSinkConfig(path=path)
-    raise ConfigError(f"cannot parse sink {spec!r}",
-                      "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC")
+    raise ConfigError(
+        f"cannot parse sink {spec!r}",
+        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
+    )
 
 
 # ---------------------------------------------------------------- cameras and the app
@@ -232,7 +247,9 @@ class CameraConfig(_Strict):
     target_fps: float | None = Field(default=None, gt=0)
     loop: bool = False
     reconnect_max_s: float = Field(default=30.0, gt=0)
-    roi: tuple[int, int, int, int] | None = Field(default=None, description="x1,y1,x2,y2 px of the frame to search")
+    roi: tuple[int, int, int, int] | None = Field(
+        default=None, description="x1,y1,x2,y2 px of the frame to search"
+    )
 
 
 class QualityConfig(_Strict):
@@ -263,7 +280,9 @@ class AppConfig(_Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stats_interval_s: float = Field(default=10.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
-    cache_dir: str | None = Field(default=None, description="converted models / engines; default ~/.cache/ovr-alpr")
+    cache_dir: str | None = Field(
+        default=None, description="converted models / engines; default ~/.cache/ovr-alpr"
+    )
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> AppConfig:
@@ -316,4 +335,6 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, origin), "fix that key (see config.example.yaml)") from None
+        raise ConfigError(
+            _format_validation_error(exc, origin), "fix that key (see config.example.yaml)"
+        ) from None

@@ -1,4 +1,4 @@
-"""Wires the stages: source -> (vehicle detect) -> plate detect -> track -> OCR once per track -> events -> sinks."""
+"""Wires the stages: source -> (vehicles) -> plates -> track -> OCR once per track -> events -> sinks."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class CameraWorker:
 
     # ------------------------------------------------------------ per frame
     def next_frame(self) -> Frame | None:
-        """The next frame; None when there is none now. `ended` tells a file's end from a live stream's wait."""
+        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait."""
         if self.live:  # never block the round-robin on one dead camera
             return self.source.next_frame(timeout_s=0.2)
         with self.p.timer.stage("decode"):
@@ -120,18 +120,21 @@ class CameraWorker:
             plates = finder.detect_plates(image)
             with self.p.timer.stage("track"):
                 tracked = self.tracker.update(plates.with_offset(ox, oy) if (ox or oy) else plates)
-            return [_Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
-                    for i, t in enumerate(tracked.tracker_id)]
+            return [
+                _Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
+                for i, t in enumerate(tracked.tracker_id)
+            ]
         # vehicle-first: track vehicles, search plates only in vehicles whose read is not final yet
         vehicles = finder.detect_vehicles(image)
         with self.p.timer.stage("track"):
             tracked_v = self.tracker.update(vehicles)
-        for i, t in enumerate(tracked_v.tracker_id):  # keep vehicle tracks alive even when no plate is seen
+        for t in tracked_v.tracker_id:  # keep vehicle tracks alive even when no plate is seen
             state = self.tracks.get(int(t))
             if state is not None:
                 state.last_seen_step = self.step
-        pending = np.array([not (s := self.tracks.get(int(t))) or not s.ocr_done for t in tracked_v.tracker_id],
-                           dtype=bool)
+        pending = np.array(
+            [not (s := self.tracks.get(int(t))) or not s.ocr_done for t in tracked_v.tracker_id], dtype=bool
+        )
         search = tracked_v[pending] if len(tracked_v) else tracked_v
         plates = finder.detect_plates(image, search) if len(search) else Detections.empty()
         best: dict[int, _Observation] = {}
@@ -142,8 +145,9 @@ class CameraWorker:
             tid = int(search.tracker_id[v])
             conf = float(plates.confidence[j])
             if tid not in best or conf > best[tid].detection_confidence:
-                best[tid] = _Observation(tid, plates.xyxy[j] + off, conf,
-                                         names.get(int(search.class_id[v])), search.xyxy[v] + off)
+                best[tid] = _Observation(
+                    tid, plates.xyxy[j] + off, conf, names.get(int(search.class_id[v])), search.xyxy[v] + off
+                )
         return list(best.values())
 
     def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
@@ -151,7 +155,10 @@ class CameraWorker:
         due: list[tuple[TrackState, Shot]] = []
         for ob in observations:
             c.plate_observations += 1
-            cx, cy = float(ob.plate_xyxy[0] + ob.plate_xyxy[2]) / 2, float(ob.plate_xyxy[1] + ob.plate_xyxy[3]) / 2
+            cx, cy = (
+                float(ob.plate_xyxy[0] + ob.plate_xyxy[2]) / 2,
+                float(ob.plate_xyxy[1] + ob.plate_xyxy[3]) / 2,
+            )
             state = self.tracks.get(ob.track_id)
             if state is None:
                 state = TrackState(ob.track_id, self.cam.id, frame.index, self.step, (cx, cy))
@@ -167,8 +174,20 @@ class CameraWorker:
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
             if p.policy.wants_read(state, quality, self.step):
-                due.append((state, Shot(crop.copy(), ob.plate_xyxy.copy(), ob.detection_confidence, quality,
-                                        frame.index, frame.captured_at, frame.captured_monotonic)))
+                due.append(
+                    (
+                        state,
+                        Shot(
+                            crop.copy(),
+                            ob.plate_xyxy.copy(),
+                            ob.detection_confidence,
+                            quality,
+                            frame.index,
+                            frame.captured_at,
+                            frame.captured_monotonic,
+                        ),
+                    )
+                )
             state.best_quality = max(state.best_quality, quality)
         if not due:
             return []
@@ -176,7 +195,7 @@ class CameraWorker:
             reads = p.reader.read_batch([shot.crop for _, shot in due])
         c.ocr_calls += len(due)
         published = []
-        for (state, shot), read in zip(due, reads):
+        for (state, shot), read in zip(due, reads, strict=True):
             if p.policy.add_read(state, read, shot, self.step) and not state.published:
                 published += p.emit(state, state.final, frame.captured_monotonic)
         return published
@@ -219,8 +238,14 @@ class Pipeline:
     Cameras are served round-robin in one thread; the models are loaded once and shared.
     """
 
-    def __init__(self, cfg: AppConfig, sinks: list[Sink] | None = None, collect_events: bool = True,
-                 finder: PlateFinder | None = None, reader: PlateReader | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        sinks: list[Sink] | None = None,
+        collect_events: bool = True,
+        finder: PlateFinder | None = None,
+        reader: PlateReader | None = None,
+    ) -> None:
         self.cfg = cfg
         self.timer = StageTimer()
         self.counters = Counters()
@@ -263,8 +288,14 @@ class Pipeline:
             event = EventBuilder.stamp_latency(event, captured_monotonic)
             self.sinks.publish(event)
         self.counters.events += 1
-        log.info("plate %s camera=%s track=%s conf=%.2f frame=%s", event.plate.normalized_text, event.camera_id,
-                 event.track_id, event.plate.confidence, event.extras.get("frame_number"))
+        log.info(
+            "plate %s camera=%s track=%s conf=%.2f frame=%s",
+            event.plate.normalized_text,
+            event.camera_id,
+            event.track_id,
+            event.plate.confidence,
+            event.extras.get("frame_number"),
+        )
         if self.collect_events:
             self._collected.append(event)
         return [event]
@@ -293,8 +324,13 @@ class Pipeline:
                     break
                 if time.monotonic() - last_log >= self.cfg.stats_interval_s:
                     last_log = time.monotonic()
-                    log.info("%s | ocr calls %d (saved %d) | events %d", self.timer.format_line(),
-                             self.counters.ocr_calls, self.counters.ocr_calls_saved, self.counters.events)
+                    log.info(
+                        "%s | ocr calls %d (saved %d) | events %d",
+                        self.timer.format_line(),
+                        self.counters.ocr_calls,
+                        self.counters.ocr_calls_saved,
+                        self.counters.events,
+                    )
         finally:
             for worker in workers:
                 worker.finish()
@@ -306,22 +342,32 @@ class Pipeline:
         timeout = self.cfg.drain_timeout_s
         self.undelivered = self.sinks.flush(timeout)
         if self.undelivered:
-            log.warning("%d event(s) not delivered within %.0f s; kept in the spool for the next run",
-                        self.undelivered, timeout)
+            log.warning(
+                "%d event(s) not delivered within %.0f s; kept in the spool for the next run",
+                self.undelivered,
+                timeout,
+            )
         self.sinks.close()
 
     def stats(self) -> dict[str, Any]:
         c = self.counters
         summary = self.timer.summary()
-        summary.update({
-            "ocr_calls": c.ocr_calls, "ocr_calls_saved": c.ocr_calls_saved,
-            "plate_observations": c.plate_observations, "tracks": c.tracks,
-            "tracks_without_read": c.tracks_without_read, "events": c.events,
-            "duplicates_suppressed": self.events.counters.duplicates,
-            "invalid_reads": self.events.counters.invalid,
-            "frames_processed": c.frames, "frames_blurred": c.frames_blurred,
-            "frames_idle_skipped": c.frames_idle_skipped, "undelivered": self.undelivered,
-        })
+        summary.update(
+            {
+                "ocr_calls": c.ocr_calls,
+                "ocr_calls_saved": c.ocr_calls_saved,
+                "plate_observations": c.plate_observations,
+                "tracks": c.tracks,
+                "tracks_without_read": c.tracks_without_read,
+                "events": c.events,
+                "duplicates_suppressed": self.events.counters.duplicates,
+                "invalid_reads": self.events.counters.invalid,
+                "frames_processed": c.frames,
+                "frames_blurred": c.frames_blurred,
+                "frames_idle_skipped": c.frames_idle_skipped,
+                "undelivered": self.undelivered,
+            }
+        )
         sources = getattr(self, "_source_stats", None) or {w.cam.id: w.source.stats for w in self._workers}
         summary["sources"] = {cam: dataclasses.asdict(s) for cam, s in sources.items()}
         summary["corrupt_frames"] = sum(s.corrupt_frames for s in sources.values())

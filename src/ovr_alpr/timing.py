@@ -63,8 +63,12 @@ class StageTimer:
                 "mean_ms": round(float(arr.mean()), 3),
                 "count": self._counts[name],
             }
-        return {"frames": self.frames, "elapsed_s": round(elapsed, 3), "fps": round(self.frames / elapsed, 2),
-                "stages": stages}
+        return {
+            "frames": self.frames,
+            "elapsed_s": round(elapsed, 3),
+            "fps": round(self.frames / elapsed, 2),
+            "stages": stages,
+        }
 
     def format_line(self) -> str:
         s = self.summary()

@@ -15,8 +15,11 @@ def _yolo_output(rows):
 def test_yolo_decode_maps_boxes_back_to_the_frame(fake_backend):
     # frame 1280x640 -> ratio 0.5, pad_y 160: a plate at frame (400..600, 300..340)
     cx, cy, w, h = 250, 160 + 160, 100, 20
-    backend = fake_backend(_yolo_output([(cx, cy, w, h, 0.9), (cx + 2, cy, w, h, 0.8), (50, 200, 10, 10, 0.1)]),
-                           input_dtype=np.float16, class_names={0: "plate"})
+    backend = fake_backend(
+        _yolo_output([(cx, cy, w, h, 0.9), (cx + 2, cy, w, h, 0.8), (50, 200, 10, 10, 0.1)]),
+        input_dtype=np.float16,
+        class_names={0: "plate"},
+    )
     det = YoloDetector(backend, conf_threshold=0.3, iou_threshold=0.5)
     d = det(np.zeros((640, 1280, 3), np.uint8))
     assert len(d) == 1

@@ -112,10 +112,14 @@ def _read(xyxy, text, conf=0.8):
 
 def test_score_image_and_tally():
     sample = LabelledImage(Path("/data/set/a.jpg"), np.array([[10, 10, 110, 50]]), ["AB-123"])
-    hit = score_image(sample, [_read((12, 10, 110, 50), "AB123"), _read((400, 0, 500, 40), "ZZ999", 0.95)],
-                      Path("/data/set"))
-    assert hit == [PlateOutcome("a.jpg", "AB-123", "AB123", True, (10.0, 10.0, 110.0, 50.0),
-                                (12.0, 10.0, 110.0, 50.0))]
+    hit = score_image(
+        sample,
+        [_read((12, 10, 110, 50), "AB123"), _read((400, 0, 500, 40), "ZZ999", 0.95)],
+        Path("/data/set"),
+    )
+    assert hit == [
+        PlateOutcome("a.jpg", "AB-123", "AB123", True, (10.0, 10.0, 110.0, 50.0), (12.0, 10.0, 110.0, 50.0))
+    ]
     other = LabelledImage(Path("/data/set/sub/b.jpg"), np.array([[0, 0, 100, 40]]), ["CD456"])
     miss = score_image(other, [], Path("/data/set"))
     assert miss[0].file == "sub/b.jpg" and miss[0].read == "" and not miss[0].detected

@@ -37,11 +37,25 @@ def test_dedup_within_window_per_camera():
 
 
 def test_event_json_layout_and_utc_time():
-    ev = PlateEvent(captured_at=T0, camera_id="gate", track_id=3,
-                    plate={"text": "AB123", "normalized_text": "AB123", "confidence": 0.9, "region": "eu"})
+    ev = PlateEvent(
+        captured_at=T0,
+        camera_id="gate",
+        track_id=3,
+        plate={"text": "AB123", "normalized_text": "AB123", "confidence": 0.9, "region": "eu"},
+    )
     data = json.loads(ev.to_json())
-    assert set(data) == {"event_id", "captured_at", "camera_id", "track_id", "plate", "vehicle", "images",
-                         "latency_ms", "node", "extras"}
+    assert set(data) == {
+        "event_id",
+        "captured_at",
+        "camera_id",
+        "track_id",
+        "plate",
+        "vehicle",
+        "images",
+        "latency_ms",
+        "node",
+        "extras",
+    }
     assert data["captured_at"] == "2026-01-02T03:04:05.678Z"
     assert set(data["vehicle"]) == {"type", "make", "model", "color"}
     assert set(data["images"]) == {"plate_url", "vehicle_url", "frame_url"}

@@ -21,13 +21,34 @@ def demo_clip(tmp_path_factory):
 def test_run_reads_every_plate_once(tmp_path, demo_clip, capsys):
     clip, manifest = demo_clip
     out = tmp_path / "out"
-    code = main(["run", "--source", str(clip), "--output-dir", str(out), "--frame-skip", "1",
-                 "--sink", f"jsonl:{out}/events.jsonl", "--sink", f"csv:{out}/events.csv",
-                 "--stats-json", str(out / "stats.json"), "--camera-id", "gate-1", "--site", "lot-a",
-                 "--log-level", "WARNING"])
+    code = main(
+        [
+            "run",
+            "--source",
+            str(clip),
+            "--output-dir",
+            str(out),
+            "--frame-skip",
+            "1",
+            "--sink",
+            f"jsonl:{out}/events.jsonl",
+            "--sink",
+            f"csv:{out}/events.csv",
+            "--stats-json",
+            str(out / "stats.json"),
+            "--camera-id",
+            "gate-1",
+            "--site",
+            "lot-a",
+            "--log-level",
+            "WARNING",
+        ]
+    )
     assert code == 0
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert sorted(e["plate"]["normalized_text"] for e in events) == sorted(v.plate_text for v in manifest.vehicles)
+    assert sorted(e["plate"]["normalized_text"] for e in events) == sorted(
+        v.plate_text for v in manifest.vehicles
+    )
     assert len(events) == len(manifest.vehicles)
     for e in events:
         assert e["camera_id"] == "gate-1" and e["node"]["site"] == "lot-a"

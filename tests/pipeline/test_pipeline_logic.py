@@ -18,9 +18,8 @@ from ovr_alpr.types import Detections
 class ScriptedDetector:
     """Returns the manifest's plate boxes for the n-th call (frame n, no frame skip)."""
 
-    class_names = {0: "plate"}
-
     def __init__(self, manifest, cameras: int = 1) -> None:
+        self.class_names = {0: "plate"}
         self.manifest = manifest
         self.calls = 0
         self.cameras = cameras  # cameras are served round-robin: call n is frame n // cameras
@@ -58,8 +57,12 @@ class TextByTrack:
 
 def _pipeline(tmp_path, clip_path, manifest, reader, cameras=None, **cfg):
     cameras = cameras or [CameraConfig(id="cam0", source=str(clip_path))]
-    config = AppConfig(cameras=cameras, output_dir=str(tmp_path), sinks=[{"type": "jsonl",
-                       "path": str(tmp_path / "events.jsonl")}], **cfg)
+    config = AppConfig(
+        cameras=cameras,
+        output_dir=str(tmp_path),
+        sinks=[{"type": "jsonl", "path": str(tmp_path / "events.jsonl")}],
+        **cfg,
+    )
     finder = PlateFinder(ScriptedDetector(manifest))
     return Pipeline(config, finder=finder, reader=reader)
 
@@ -109,8 +112,13 @@ def test_cameras_keep_their_own_state(tmp_path, clip):
 
 def test_adaptive_sampling_skips_idle_frames(tmp_path, clip):
     path, manifest = clip
-    p = _pipeline(tmp_path, path, manifest, TextByTrack(["AB123CD"]),
-                  quality={"adaptive_sampling": True, "idle_stride": 3})
+    p = _pipeline(
+        tmp_path,
+        path,
+        manifest,
+        TextByTrack(["AB123CD"]),
+        quality={"adaptive_sampling": True, "idle_stride": 3},
+    )
     stats = p.run().stats
     assert stats["frames_idle_skipped"] > 0
     assert stats["frames_processed"] + stats["frames_idle_skipped"] == manifest.frame_count

@@ -10,13 +10,20 @@ import typer
 
 
 def bench_command(
-    source: Path | None = typer.Option(None, "--source", help="video to run on (default: the generated "
-                                       "standard benchmark clip)"),
-    compare: str = typer.Option("stock,default", "--compare", help="comma-separated configurations: stock, "
-                                "default, fp32, fp16, int8, skip1, skip2 (decode_only is always added)"),
+    source: Path | None = typer.Option(
+        None, "--source", help="video to run on (default: the generated standard benchmark clip)"
+    ),
+    compare: str = typer.Option(
+        "stock,default",
+        "--compare",
+        help="comma-separated configurations: stock, "
+        "default, fp32, fp16, int8, skip1, skip2 (decode_only is always added)",
+    ),
     json_path: Path | None = typer.Option(None, "--json", help="write every figure as JSON"),
     chart: Path | None = typer.Option(None, "--chart", help="write a PNG chart of fps and stage ms"),
-    frames: int | None = typer.Option(None, "--frames", min=1, help="read only the first N frames of the clip"),
+    frames: int | None = typer.Option(
+        None, "--frames", min=1, help="read only the first N frames of the clip"
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML config the pipeline runs start from"),
     size: str = typer.Option("720p", "--size", help="generated clip size: 720p or 1080p"),
     vehicles: int = typer.Option(3, "--vehicles", min=1, help="vehicles in the generated clip"),
@@ -45,10 +52,19 @@ def bench_command(
     for line in table_lines(runs, baseline):
         typer.echo(line)
     report = {
-        "clip": {"path": str(clip_path), "frames": clip.frames, "frame_count": total, "vehicles": clip.vehicles,
-                 "plates": sorted(clip.plate_texts)},
+        "clip": {
+            "path": str(clip_path),
+            "frames": clip.frames,
+            "frame_count": total,
+            "vehicles": clip.vehicles,
+            "plates": sorted(clip.plate_texts),
+        },
         "baseline": baseline,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
         "runs": runs,
     }
     if json_path is not None:

@@ -34,8 +34,9 @@ def standard_clip(cache_dir: Path, size: str = "720p", vehicles: int = 3) -> tup
         return path, ClipManifest.read_json(manifest_path)
     log.info("generating the %s benchmark clip (%d vehicles) into %s", size, vehicles, path)
     try:
-        manifest = make_clip(path, vehicles=vehicles, size=CLIP_SIZES[size], seconds=CLIP_SECONDS, fps=CLIP_FPS,
-                             seed=CLIP_SEED)
+        manifest = make_clip(
+            path, vehicles=vehicles, size=CLIP_SIZES[size], seconds=CLIP_SECONDS, fps=CLIP_FPS, seed=CLIP_SEED
+        )
     except ValueError as exc:
         raise ConfigError(f"cannot generate the benchmark clip: {exc}", "use fewer --vehicles") from None
     return path, manifest
@@ -54,6 +55,8 @@ def manifest_beside(source: Path) -> ClipManifest | None:
 
 def check_source(source: Path) -> Path:
     if not source.is_file():
-        raise SourceError(f"benchmark clip {source} not found", "give --source a video file, or leave it out to "
-                          "use the generated standard clip")
+        raise SourceError(
+            f"benchmark clip {source} not found",
+            "give --source a video file, or leave it out to use the generated standard clip",
+        )
     return source

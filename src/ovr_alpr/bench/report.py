@@ -33,8 +33,16 @@ def _cell(value: Any, fmt: str = "{:.1f}") -> str:
 
 def table_lines(runs: dict[str, dict[str, Any]], baseline: str | None) -> list[str]:
     stages = [s for s in STAGES if any(s in r.get("stages", {}) for r in runs.values())]
-    header = ["run", "fps", f"x {baseline}" if baseline else "x", *(f"{s} p50" for s in stages), "ocr/veh",
-              "cpu %", "rss MB", "plates"]
+    header = [
+        "run",
+        "fps",
+        f"x {baseline}" if baseline else "x",
+        *(f"{s} p50" for s in stages),
+        "ocr/veh",
+        "cpu %",
+        "rss MB",
+        "plates",
+    ]
     rows = [header]
     for name, r in runs.items():
         if "error" in r:
@@ -42,22 +50,37 @@ def table_lines(runs: dict[str, dict[str, Any]], baseline: str | None) -> list[s
             continue
         st = r.get("stages", {})
         plates = r.get("plates_read")
-        rows.append([
-            name, _cell(r.get("fps")), _cell(r.get(f"fps_vs_{baseline}"), "{:.2f}"),
-            *(_cell(st.get(s, {}).get("p50_ms"), "{:.2f}") for s in stages),
-            _cell(r.get("ocr_calls_per_vehicle"), "{:.1f}"), _cell(r.get("cpu_percent"), "{:.0f}"),
-            _cell(r.get("peak_rss_mb"), "{:.0f}"), "-" if plates is None else str(plates),
-        ])
-    widths = [max(len(row[i]) for row in rows if len(row) > i and len(row) == len(header))
-              for i in range(len(header))]
+        rows.append(
+            [
+                name,
+                _cell(r.get("fps")),
+                _cell(r.get(f"fps_vs_{baseline}"), "{:.2f}"),
+                *(_cell(st.get(s, {}).get("p50_ms"), "{:.2f}") for s in stages),
+                _cell(r.get("ocr_calls_per_vehicle"), "{:.1f}"),
+                _cell(r.get("cpu_percent"), "{:.0f}"),
+                _cell(r.get("peak_rss_mb"), "{:.0f}"),
+                "-" if plates is None else str(plates),
+            ]
+        )
+    widths = [
+        max(len(row[i]) for row in rows if len(row) > i and len(row) == len(header))
+        for i in range(len(header))
+    ]
     lines = []
     for row in rows:
         if len(row) != len(header):
             lines.append(f"{row[0]:<{widths[0]}}  {row[1]}")
         else:
-            lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
     lines.insert(1, "-" * len(lines[0]))
-    lines.append("stage columns: p50 ms per call; fps: clip frames per wall second; ocr/veh: OCR calls per vehicle")
+    lines.append(
+        "stage columns: p50 ms per call; fps: clip frames per wall second; ocr/veh: OCR calls per vehicle"
+    )
     return lines
 
 
@@ -93,7 +116,7 @@ def write_chart(runs: dict[str, dict[str, Any]], path: str | Path, title: str = 
         values = [done[n].get("stage_ms_per_frame", {}).get(stage, 0.0) for n in names]
         if any(values):
             ax2.bar(names, values, bottom=bottom, label=stage)
-            bottom = [b + v for b, v in zip(bottom, values)]
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax2.set_ylabel("ms per processed frame, stacked")
     ax2.set_title("where the time goes")
     ax2.legend(fontsize=8)

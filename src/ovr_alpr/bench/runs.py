@@ -62,16 +62,25 @@ class RunSpec:
     description: str = ""
 
 
-NAMED_RUNS: dict[str, RunSpec] = {spec.name: spec for spec in (
-    RunSpec("stock", "stock", description="platedet + RapidOCR (det+rec) on every plate of every frame"),
-    RunSpec("default", "pipeline", description="our pipeline, default config"),
-    RunSpec("fp32", "pipeline", {"plate_detector.model.precision": "fp32"}, description="plate detector fp32"),
-    RunSpec("fp16", "pipeline", {"plate_detector.model.precision": "fp16"}, description="plate detector fp16"),
-    RunSpec("int8", "pipeline", {"plate_detector.model.precision": "int8"}, description="plate detector int8"),
-    RunSpec("skip1", "pipeline", frame_skip=1, description="every 2nd frame"),
-    RunSpec("skip2", "pipeline", frame_skip=2, description="every 3rd frame"),
-    RunSpec("decode_only", "decode", description="decode only: the ceiling"),
-)}
+NAMED_RUNS: dict[str, RunSpec] = {
+    spec.name: spec
+    for spec in (
+        RunSpec("stock", "stock", description="platedet + RapidOCR (det+rec) on every plate of every frame"),
+        RunSpec("default", "pipeline", description="our pipeline, default config"),
+        RunSpec(
+            "fp32", "pipeline", {"plate_detector.model.precision": "fp32"}, description="plate detector fp32"
+        ),
+        RunSpec(
+            "fp16", "pipeline", {"plate_detector.model.precision": "fp16"}, description="plate detector fp16"
+        ),
+        RunSpec(
+            "int8", "pipeline", {"plate_detector.model.precision": "int8"}, description="plate detector int8"
+        ),
+        RunSpec("skip1", "pipeline", frame_skip=1, description="every 2nd frame"),
+        RunSpec("skip2", "pipeline", frame_skip=2, description="every 3rd frame"),
+        RunSpec("decode_only", "decode", description="decode only: the ceiling"),
+    )
+}
 
 
 def parse_compare(text: str) -> list[RunSpec]:
@@ -83,8 +92,10 @@ def parse_compare(text: str) -> list[RunSpec]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in NAMED_RUNS]
     if unknown:
-        raise ConfigError(f"unknown benchmark configuration(s): {', '.join(unknown)}",
-                          f"choose from: {', '.join(NAMED_RUNS)}")
+        raise ConfigError(
+            f"unknown benchmark configuration(s): {', '.join(unknown)}",
+            f"choose from: {', '.join(NAMED_RUNS)}",
+        )
     ordered = ["decode_only", *dict.fromkeys(n for n in names if n != "decode_only")]
     return [NAMED_RUNS[n] for n in ordered]
 
@@ -108,7 +119,9 @@ class Clip:
     def plate_texts(self) -> set[str]:
         if self.manifest is None:
             return set()
-        return {v.plate_text for v in self.manifest.vehicles if any(f < self.frames for f in v.plate_boxes_xyxy)}
+        return {
+            v.plate_text for v in self.manifest.vehicles if any(f < self.frames for f in v.plate_boxes_xyxy)
+        }
 
 
 def clip_frame_count(path: Path) -> int:
@@ -158,23 +171,35 @@ class ResourceMeter:
 # ---------------------------------------------------------------- runners
 
 
-def _finish(entry: dict[str, Any], clip: Clip, wall_s: float, processed: int, meter: ResourceMeter,
-            timer: StageTimer | None, ocr_calls: int | None, tracks: int | None) -> dict[str, Any]:
-    entry.update({
-        "fps": round(clip.frames / wall_s, 2),
-        "processed_fps": round(processed / wall_s, 2),
-        "frames": clip.frames,
-        "frames_processed": processed,
-        "wall_s": round(wall_s, 3),
-        "cpu_percent": round(meter.cpu_percent, 1),
-        "peak_rss_mb": round(meter.peak_rss / 2**20, 1),
-    })
+def _finish(
+    entry: dict[str, Any],
+    clip: Clip,
+    wall_s: float,
+    processed: int,
+    meter: ResourceMeter,
+    timer: StageTimer | None,
+    ocr_calls: int | None,
+    tracks: int | None,
+) -> dict[str, Any]:
+    entry.update(
+        {
+            "fps": round(clip.frames / wall_s, 2),
+            "processed_fps": round(processed / wall_s, 2),
+            "frames": clip.frames,
+            "frames_processed": processed,
+            "wall_s": round(wall_s, 3),
+            "cpu_percent": round(meter.cpu_percent, 1),
+            "peak_rss_mb": round(meter.peak_rss / 2**20, 1),
+        }
+    )
     if timer is not None:
         stages = timer.summary()["stages"]
         entry["stages"] = {name: stages[name] for name in (*STAGES, *stages) if name in stages}
         # per-call p50s hide how rarely a stage runs (OCR once per track); this is its cost per frame
-        entry["stage_ms_per_frame"] = {name: round(s["mean_ms"] * s["count"] / max(processed, 1), 3)
-                                       for name, s in entry["stages"].items()}
+        entry["stage_ms_per_frame"] = {
+            name: round(s["mean_ms"] * s["count"] / max(processed, 1), 3)
+            for name, s in entry["stages"].items()
+        }
     if ocr_calls is not None:
         entry["ocr_calls"] = ocr_calls
         vehicles = clip.vehicles if clip.vehicles else tracks
@@ -186,8 +211,9 @@ def run_decode_only(clip: Clip, cfg: AppConfig) -> dict[str, Any]:
     """Decode the clip with the pipeline's file source and nothing else: the fps ceiling."""
     from ..sources import open_source
 
-    camera = cfg.cameras[0].model_copy(update={"source": str(clip.path), "frame_skip": 0, "target_fps": None,
-                                               "loop": False})
+    camera = cfg.cameras[0].model_copy(
+        update={"source": str(clip.path), "frame_skip": 0, "target_fps": None, "loop": False}
+    )
     timer = StageTimer()
     meter = ResourceMeter()
     source = open_source(camera, kind="file")
@@ -235,7 +261,7 @@ class StockRunner:
             return
         with self.timer.stage("ocr"):
             for x1, y1, x2, y2 in boxes:
-                crop = frame_bgr[max(0, y1):y2, max(0, x1):x2]
+                crop = frame_bgr[max(0, y1) : y2, max(0, x1) : x2]
                 if crop.size == 0:
                     continue
                 result, _ = self.ocr(crop)
@@ -275,8 +301,11 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
     from ..pipeline import Pipeline
 
     with tempfile.TemporaryDirectory(prefix="ovr-alpr-bench-") as out_dir:
-        overrides = {**spec.overrides, "output_dir": out_dir,
-                     "cameras": [{"id": "cam0", "source": str(clip.path), "frame_skip": spec.frame_skip}]}
+        overrides = {
+            **spec.overrides,
+            "output_dir": out_dir,
+            "cameras": [{"id": "cam0", "source": str(clip.path), "frame_skip": spec.frame_skip}],
+        }
         cfg = load_config(cfg_path, overrides)
         pipeline = Pipeline(cfg, collect_events=True)
         entry: dict[str, Any] = {}
@@ -292,13 +321,20 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
             wall = time.perf_counter() - t0
         stats = result.stats
         texts = [e.plate.normalized_text for e in result.events]
-        entry.update({"events": len(texts), "event_texts": texts, "tracks": stats.get("tracks"),
-                      "ocr_calls_saved": stats.get("ocr_calls_saved")})
+        entry.update(
+            {
+                "events": len(texts),
+                "event_texts": texts,
+                "tracks": stats.get("tracks"),
+                "ocr_calls_saved": stats.get("ocr_calls_saved"),
+            }
+        )
         if clip.manifest is not None:
             entry["plates_read"] = len(clip.plate_texts & set(texts))
         processed = stats.get("frames_processed", stats.get("frames", 0))
-        return _finish(entry, clip, wall, processed, meter, pipeline.timer, stats.get("ocr_calls"),
-                       stats.get("tracks"))
+        return _finish(
+            entry, clip, wall, processed, meter, pipeline.timer, stats.get("ocr_calls"), stats.get("tracks")
+        )
 
 
 def run_one(spec: RunSpec, clip: Clip, cfg: AppConfig, cfg_path: Path | None) -> dict[str, Any]:

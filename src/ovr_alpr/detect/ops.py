@@ -42,7 +42,9 @@ class Letterbox:
         canvas = self._canvas
         canvas.fill(self.fill)
         interp = cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR
-        canvas[top:top + new_h, left:left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        canvas[top : top + new_h, left : left + new_w] = cv2.resize(
+            image, (new_w, new_h), interpolation=interp
+        )
         return canvas, LetterboxInfo(r, float(left), float(top))
 
 
@@ -83,8 +85,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, class_ids: np.ndarray | None = None,
-        max_det: int = 300) -> np.ndarray:
+def nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    iou_threshold: float,
+    class_ids: np.ndarray | None = None,
+    max_det: int = 300,
+) -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, best first.
 
     Class-aware when `class_ids` is given (boxes are offset per class so classes never suppress each other).

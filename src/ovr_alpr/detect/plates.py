@@ -18,10 +18,15 @@ from .base import DETECTOR_FORMATS, Detector
 log = logging.getLogger(__name__)
 
 
-def build_plate_detector(cfg: PlateDetectorConfig, cache_dir: Path | None = None,
-                         backend: InferenceBackend | None = None) -> Detector:
-    backend = backend or load_backend(cfg.model, "plate_detector", default_model_path("plate"), cache_dir=cache_dir)
-    return yolo.YoloDetector(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640)
+def build_plate_detector(
+    cfg: PlateDetectorConfig, cache_dir: Path | None = None, backend: InferenceBackend | None = None
+) -> Detector:
+    backend = backend or load_backend(
+        cfg.model, "plate_detector", default_model_path("plate"), cache_dir=cache_dir
+    )
+    return yolo.YoloDetector(
+        backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640
+    )
 
 
 def _guess_format(backend: InferenceBackend) -> str:
@@ -29,7 +34,12 @@ def _guess_format(backend: InferenceBackend) -> str:
     session = getattr(backend, "session", None)
     if session is not None:
         shape = session.get_outputs()[0].shape
-        if len(shape) == 3 and isinstance(shape[1], int) and isinstance(shape[2], int) and shape[1] > shape[2]:
+        if (
+            len(shape) == 3
+            and isinstance(shape[1], int)
+            and isinstance(shape[2], int)
+            and shape[1] > shape[2]
+        ):
             return "yolox"
     return "yolov8"
 
@@ -54,8 +64,14 @@ class PlateFinder:
     `data["vehicle_index"]` (row of the vehicle in the vehicle detections).
     """
 
-    def __init__(self, plate_detector: Detector, vehicle_detector: Detector | None = None,
-                 timer: StageTimer | None = None, min_plate_width_px: int = 16, margin: float = 0.05) -> None:
+    def __init__(
+        self,
+        plate_detector: Detector,
+        vehicle_detector: Detector | None = None,
+        timer: StageTimer | None = None,
+        min_plate_width_px: int = 16,
+        margin: float = 0.05,
+    ) -> None:
         self.plate_detector = plate_detector
         self.vehicle_detector = vehicle_detector
         self.timer = timer or StageTimer()

@@ -39,8 +39,14 @@ class YoloDetector:
         classes: keep only these class ids (None = all).
     """
 
-    def __init__(self, backend: InferenceBackend, conf_threshold: float = 0.35, iou_threshold: float = 0.5,
-                 input_size: int = 640, classes: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        conf_threshold: float = 0.35,
+        iou_threshold: float = 0.5,
+        input_size: int = 640,
+        classes: list[int] | None = None,
+    ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
@@ -58,7 +64,7 @@ class YoloDetector:
     def decode(self, raw: np.ndarray, info, image_hw: tuple[int, int]) -> Detections:
         pred = np.asarray(raw[0], dtype=np.float32).T  # (N, C)
         nc = len(self.class_names) or pred.shape[1] - 4
-        scores_all = pred[:, 4:4 + nc]
+        scores_all = pred[:, 4 : 4 + nc]
         class_id = scores_all.argmax(axis=1)
         score = scores_all[np.arange(len(pred)), class_id]
         mask = score > self.conf_threshold

@@ -21,9 +21,15 @@ class YoloxDetector:
         classes: class id -> name to keep (default: COCO vehicles).
     """
 
-    def __init__(self, backend: InferenceBackend, conf_threshold: float = 0.35, iou_threshold: float = 0.5,
-                 input_size: int = 416, classes: dict[int, str] | None = None,
-                 strides: tuple[int, ...] = (8, 16, 32)) -> None:
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        conf_threshold: float = 0.35,
+        iou_threshold: float = 0.5,
+        input_size: int = 416,
+        classes: dict[int, str] | None = None,
+        strides: tuple[int, ...] = (8, 16, 32),
+    ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
@@ -46,8 +52,9 @@ class YoloxDetector:
         out = self.backend(to_nchw(canvas, self.backend.input_dtype, scale=1.0, swap_rb=False))[0]
         pred = np.asarray(out[0], dtype=np.float32)
         if pred.shape[0] != len(self._grid):
-            raise ValueError(f"YOLOX output has {pred.shape[0]} rows, expected {len(self._grid)} for "
-                             f"input {self.input_hw}")
+            raise ValueError(
+                f"YOLOX output has {pred.shape[0]} rows, expected {len(self._grid)} for input {self.input_hw}"
+            )
         cls_scores = pred[:, 5:][:, self._keep_ids] * pred[:, 4:5]
         best = cls_scores.argmax(axis=1)
         score = cls_scores[np.arange(len(pred)), best]

@@ -8,8 +8,11 @@ import typer
 
 
 def eval_command(
-    dataset: Path = typer.Option(..., "--dataset", help="labelled images: openalpr layout (NAME.txt beside "
-                                 "NAME.jpg) or YOLO layout (images/ + labels/)"),
+    dataset: Path = typer.Option(
+        ...,
+        "--dataset",
+        help="labelled images: openalpr layout (NAME.txt beside NAME.jpg) or YOLO layout (images/ + labels/)",
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML config (default: embedded models)"),
     json_path: Path | None = typer.Option(None, "--json", help="write all figures and the misses as JSON"),
     report: Path | None = typer.Option(None, "--report", help="write report.md with charts into this folder"),

@@ -1,4 +1,4 @@
-"""Writes an evaluation as JSON, a one-screen summary, and a Markdown report with charts and a failure sheet."""
+"""Writes an evaluation as JSON, a short summary, and a Markdown report with charts and a failure sheet."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def summary_lines(result: EvalResult) -> list[str]:
     d = result.to_dict()
     lines = [
         f"dataset {d['dataset']}: {d['n']} images, {d['labels']} labelled plates",
-        f"exact match {_pct(d['exact_match'])} ({_pct(d['exact_match_confusable'])} with O=0, I=1)   CER {_pct(d['cer'])}   "
+        f"exact match {_pct(d['exact_match'])} ({_pct(d['exact_match_confusable'])} with O=0, I=1)   "
+        f"CER {_pct(d['cer'])}   "
         f"detection recall {_pct(d['detection_recall'])}   precision {_pct(d['detection_precision'])}   "
         f"(IoU 0.5)",
         f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
@@ -33,7 +34,8 @@ def summary_lines(result: EvalResult) -> list[str]:
     if d["misses"]:
         shown = ", ".join(f"{m['file']} {m['expected']}->{m['read'] or '-'}" for m in d["misses"][:5])
         more = f" (+{len(d['misses']) - 5} more)" if len(d["misses"]) > 5 else ""
-        lines.append(f"{len(d['misses'])} misses: {shown}{more}")
+        undetected = sum(not m["detected"] for m in d["misses"])
+        lines.append(f"{len(d['misses'])} misses ({undetected} without a box at IoU 0.5): {shown}{more}")
     return lines
 
 
@@ -45,7 +47,7 @@ def write_json(result: EvalResult, path: str | Path) -> Path:
 
 
 def write_report(result: EvalResult, out_dir: str | Path) -> Path:
-    """`report.md`, `metrics.png`, `failures.png` (when there are failures) and `results.json` in `out_dir`."""
+    """Writes `report.md`, `metrics.png`, `failures.png` (if any failure) and `results.json` in `out_dir`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,8 +92,10 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         "",
         "| stage | p50 | p95 | mean | calls |",
         "|---|---|---|---|---|",
-        *(f"| {name} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} | {s['count']} |"
-          for name, s in d["stages"].items()),
+        *(
+            f"| {name} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} | {s['count']} |"
+            for name, s in d["stages"].items()
+        ),
         "",
         f"## Misses ({len(d['misses'])})",
         "",
@@ -99,8 +103,11 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
     if sheet is not None:
         text += [f"![failures]({sheet.name})", ""]
     if d["misses"]:
-        text += ["| file | expected | read |", "|---|---|---|"]
-        text += [f"| {m['file']} | `{m['expected']}` | `{m['read'] or '-'}` |" for m in d["misses"]]
+        text += ["| file | expected | read | box found (IoU >= 0.5) |", "|---|---|---|---|"]
+        text += [
+            f"| {m['file']} | `{m['expected']}` | `{m['read'] or '-'}` | {'yes' if m['detected'] else 'no'} |"
+            for m in d["misses"]
+        ]
     else:
         text.append("None.")
     return "\n".join(text) + "\n"
@@ -111,10 +118,14 @@ def _metrics_chart(d: dict[str, Any], image_ms: list[float], path: Path) -> None
 
     names = ["exact match", "1 - CER", "det. recall", "det. precision"]
     cer = d["cer"]
-    values = [d["exact_match"], None if cer is None else max(0.0, 1 - cer), d["detection_recall"],
-              d["detection_precision"]]
+    values = [
+        d["exact_match"],
+        None if cer is None else max(0.0, 1 - cer),
+        d["detection_recall"],
+        d["detection_precision"],
+    ]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    shown = [(n, v) for n, v in zip(names, values) if v is not None]
+    shown = [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
     bars = ax1.bar([n for n, _ in shown], [100 * v for _, v in shown], color="#3a7bd5")
     ax1.bar_label(bars, fmt="%.1f")
     ax1.set_ylim(0, 105)
@@ -140,7 +151,7 @@ def _failure_crop(root: Path, miss: PlateOutcome) -> np.ndarray:
     mx, my = 0.3 * (x2 - x1), 0.6 * (y2 - y1)
     cx1, cy1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
     cx2, cy2 = int(min(w, x2 + mx)), int(min(h, y2 + my))
-    crop = image[cy1:max(cy2, cy1 + 2), cx1:max(cx2, cx1 + 2)]
+    crop = image[cy1 : max(cy2, cy1 + 2), cx1 : max(cx2, cx1 + 2)]
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
@@ -153,13 +164,20 @@ def _failure_sheet(root: Path, misses: list[PlateOutcome], path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.0 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, miss in zip(axes.flat, shown):
+    for ax, miss in zip(axes.flat, shown, strict=False):
         ax.imshow(_failure_crop(root, miss))
-        ax.set_title(f"{Path(miss.file).name}\nexp {miss.expected}  read {miss.read or '-'}",
-                     fontsize=8, family="monospace")
+        name = Path(miss.file).name
+        name = name if len(name) <= 30 else name[:13] + "..." + name[-14:]
+        ax.set_title(
+            f"{name}\nexp {miss.expected}  read {miss.read or '-'}",
+            fontsize=8,
+            family="monospace",
+        )
     if len(misses) > len(shown):
         fig.suptitle(f"first {len(shown)} of {len(misses)} failures", fontsize=9)
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / rows))
+    else:
+        fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

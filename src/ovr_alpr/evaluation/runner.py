@@ -64,7 +64,10 @@ class EvalResult:
             "ms_per_image": round(self.ms_per_image, 2),
             "p50_ms_per_image": round(float(np.percentile(self.image_ms, 50)), 2) if self.image_ms else 0.0,
             "stages": self.stages,
-            "misses": [{"file": o.file, "expected": o.expected, "read": o.read} for o in self.misses],
+            "misses": [
+                {"file": o.file, "expected": o.expected, "read": o.read, "detected": o.detected}
+                for o in self.misses
+            ],
         }
 
 
@@ -111,14 +114,16 @@ def score_image(sample: LabelledImage, reads: list, root: Path | None = None) ->
     outcomes = []
     for j, label_box in enumerate(sample.boxes):
         k = int(text_pick[j])
-        outcomes.append(PlateOutcome(
-            file=file.as_posix(),
-            expected=sample.texts[j],
-            read=texts[k] if k >= 0 else "",
-            detected=bool(box_match[j] >= 0),
-            label_xyxy=tuple(float(v) for v in label_box),
-            read_xyxy=tuple(float(v) for v in pred_xyxy[k]) if k >= 0 else None,
-        ))
+        outcomes.append(
+            PlateOutcome(
+                file=file.as_posix(),
+                expected=sample.texts[j],
+                read=texts[k] if k >= 0 else "",
+                detected=bool(box_match[j] >= 0),
+                label_xyxy=tuple(float(v) for v in label_box),
+                read_xyxy=tuple(float(v) for v in pred_xyxy[k]) if k >= 0 else None,
+            )
+        )
     return outcomes
 
 

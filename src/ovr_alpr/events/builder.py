@@ -82,8 +82,12 @@ class EventBuilder:
             captured_at=shot.captured_at,
             camera_id=state.camera_id,
             track_id=int(state.track_id),
-            plate=PlateInfo(text=read.text, normalized_text=norm.text, confidence=round(read.confidence, 4),
-                            region=norm.region),
+            plate=PlateInfo(
+                text=read.text,
+                normalized_text=norm.text,
+                confidence=round(read.confidence, 4),
+                region=norm.region,
+            ),
             vehicle=VehicleInfo(type=state.vehicle_type),
             images=ImageRefs(plate_url=plate_url),
             latency_ms=None,
@@ -95,7 +99,8 @@ class EventBuilder:
                 "frame_number": shot.frame_index,
                 "bbox": [x1, y1, x2, y2],
                 "ocr_attempts": state.attempts,
-                "vehicle_bbox": None if state.vehicle_xyxy is None
+                "vehicle_bbox": None
+                if state.vehicle_xyxy is None
                 else [round(float(v), 1) for v in state.vehicle_xyxy],
             },
         )
@@ -103,4 +108,6 @@ class EventBuilder:
     @staticmethod
     def stamp_latency(event: PlateEvent, captured_monotonic: float) -> PlateEvent:
         """Set latency_ms = now - capture of the frame that made the read final, just before publishing."""
-        return event.model_copy(update={"latency_ms": round((time.monotonic() - captured_monotonic) * 1000.0, 2)})
+        return event.model_copy(
+            update={"latency_ms": round((time.monotonic() - captured_monotonic) * 1000.0, 2)}
+        )

@@ -22,7 +22,7 @@ class Deduplicator:
         self._recent: dict[str, deque[tuple[datetime, str]]] = defaultdict(deque)
 
     def is_duplicate(self, camera_id: str, text: str, at: datetime) -> bool:
-        """True if similar to a read of `camera_id` within the window; else remembers `text` and returns False."""
+        """True if similar to a recent read of `camera_id`; else remembers `text` and returns False."""
         recent = self._recent[camera_id]
         while recent and (at - recent[0][0]).total_seconds() > self.window_s:
             recent.popleft()

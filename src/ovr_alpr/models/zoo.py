@@ -9,21 +9,34 @@ from ..errors import ModelError
 
 # role -> (python package, path inside it, licence, what it is)
 EMBEDDED = {
-    "plate": ("platedet", "artifacts/platedet.onnx", "AGPL-3.0",
-              "Ultralytics YOLOv8s-seg trained on plates, FP16, 1x3x640x640"),
-    "ocr": ("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx", "Apache-2.0",
-            "PP-OCRv4 text recognition (CTC), dynamic width, 48 px high"),
+    "plate": (
+        "platedet",
+        "artifacts/platedet.onnx",
+        "AGPL-3.0",
+        "Ultralytics YOLOv8s-seg trained on plates, FP16, 1x3x640x640",
+    ),
+    "ocr": (
+        "rapidocr_onnxruntime",
+        "models/ch_PP-OCRv4_rec_infer.onnx",
+        "Apache-2.0",
+        "PP-OCRv4 text recognition (CTC), dynamic width, 48 px high",
+    ),
 }
 
 
 def default_model_path(role: str) -> Path:
     """Path of the embedded model for `role` (`plate` or `ocr`)."""
     if role not in EMBEDDED:
-        raise ModelError(f"no embedded model for role {role!r}", f"set its model.path; embedded roles: {', '.join(EMBEDDED)}")
+        raise ModelError(
+            f"no embedded model for role {role!r}",
+            f"set its model.path; embedded roles: {', '.join(EMBEDDED)}",
+        )
     package, rel, _, _ = EMBEDDED[role]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"embedded {role} model needs the Python package {package}", f"pip install {package}")
+        raise ModelError(
+            f"embedded {role} model needs the Python package {package}", f"pip install {package}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / rel
     if not path.is_file():
         raise ModelError(f"embedded {role} model {path} is missing", f"reinstall {package}")

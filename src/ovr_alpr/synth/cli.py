@@ -17,7 +17,9 @@ def parse_size(text: str) -> tuple[int, int]:
         return named[text.lower()]
     m = re.fullmatch(r"(\d{2,5})x(\d{2,5})", text.lower())
     if not m:
-        raise ConfigError(f"invalid size {text!r}", "write it as WIDTHxHEIGHT, e.g. 1280x720, or 720p / 1080p")
+        raise ConfigError(
+            f"invalid size {text!r}", "write it as WIDTHxHEIGHT, e.g. 1280x720, or 720p / 1080p"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -36,10 +38,19 @@ def register(app: typer.Typer) -> None:
         from .clip import make_clip
 
         try:
-            manifest = make_clip(out, vehicles=vehicles, size=parse_size(size), seconds=seconds, fps=fps,
-                                 seed=seed, style=style)
+            manifest = make_clip(
+                out,
+                vehicles=vehicles,
+                size=parse_size(size),
+                seconds=seconds,
+                fps=fps,
+                seed=seed,
+                style=style,
+            )
         except ValueError as exc:
             raise ConfigError(str(exc), "use more --seconds or fewer --vehicles") from None
         plates = ", ".join(v.plate_text for v in manifest.vehicles)
-        typer.echo(f"wrote {out} ({manifest.frame_count} frames, {manifest.width_px}x{manifest.height_px}); "
-                   f"plates: {plates}")
+        typer.echo(
+            f"wrote {out} ({manifest.frame_count} frames, {manifest.width_px}x{manifest.height_px}); "
+            f"plates: {plates}"
+        )
