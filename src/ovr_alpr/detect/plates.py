@@ -14,6 +14,7 @@ from ..timing import StageTimer
 from ..types import Detections
 from . import yolo, yolox  # noqa: F401  (register formats)
 from .base import DETECTOR_FORMATS, Detector
+from .ops import nms
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def build_vehicle_detector(cfg: VehicleDetectorConfig, cache_dir: Path | None = 
     size = cfg.model.input_size or (416 if fmt == "yolox" else 640)
     if fmt == "yolox":
         return cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=cfg.classes)
-    det = cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=sorted(cfg.classes))
+    det = cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=sorted(cfg.classes),
+              agnostic=True)
     det.class_names = dict(cfg.classes)
     return det
 
@@ -111,7 +113,8 @@ class PlateFinder:
         merged = Detections.merge(parts)
         if "vehicle_index" not in merged.data:
             merged.data["vehicle_index"] = np.full(len(merged), -1, dtype=np.int64)
-        return merged
+        # overlapping vehicle boxes can both hold the same plate: keep it once, with its best score
+        return merged[nms(merged.xyxy, merged.confidence, 0.5)] if len(merged) > 1 else merged
 
     def __call__(self, image: np.ndarray) -> tuple[Detections, Detections]:
         """(vehicles, plates) of one still image."""

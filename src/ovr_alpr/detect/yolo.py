@@ -37,6 +37,7 @@ class YoloDetector:
         iou_threshold: NMS IoU.
         input_size: network input side when the model's is dynamic.
         classes: keep only these class ids (None = all).
+        agnostic: NMS across classes (vehicle models: one box per vehicle).
     """
 
     def __init__(
@@ -46,10 +47,12 @@ class YoloDetector:
         iou_threshold: float = 0.5,
         input_size: int = 640,
         classes: list[int] | None = None,
+        agnostic: bool = False,
     ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
+        self.agnostic = agnostic
         h, w = backend.input_shape[2:4]
         self.input_hw = (h if h > 0 else input_size, w if w > 0 else input_size)
         self.letterbox = Letterbox(self.input_hw, center=True)
@@ -75,7 +78,7 @@ class YoloDetector:
         pred, score, class_id = pred[mask], score[mask], class_id[mask]
         cxcy, wh = pred[:, 0:2], pred[:, 2:4]
         xyxy = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
-        keep = nms(xyxy, score, self.iou_threshold, class_id)
+        keep = nms(xyxy, score, self.iou_threshold, None if self.agnostic else class_id)
         xyxy = xyxy[keep]
         xyxy -= np.array([info.pad_x, info.pad_y, info.pad_x, info.pad_y], dtype=np.float32)
         xyxy /= info.ratio

@@ -29,10 +29,12 @@ class YoloxDetector:
         input_size: int = 416,
         classes: dict[int, str] | None = None,
         strides: tuple[int, ...] = (8, 16, 32),
+        agnostic: bool = True,
     ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
+        self.agnostic = agnostic  # one box per vehicle: a car/truck pair on one vehicle is one object
         h, w = backend.input_shape[2:4]
         self.input_hw = (h if h > 0 else input_size, w if w > 0 else input_size)
         self.letterbox = Letterbox(self.input_hw, center=False)
@@ -67,7 +69,7 @@ class YoloxDetector:
         xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / info.ratio
         class_id = self._keep_ids[best[mask]]
         score = score[mask]
-        keep = nms(xyxy, score, self.iou_threshold, class_id)
+        keep = nms(xyxy, score, self.iou_threshold, None if self.agnostic else class_id)
         h, w = image.shape[:2]
         xyxy = xyxy[keep]
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
