@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from .config import AppConfig, load_config, parse_sink_spec
-from .errors import ConfigError
+from .errors import ConfigError, SinkError
 
 log = logging.getLogger("ovr_alpr")
 
@@ -175,7 +175,9 @@ def register(app: typer.Typer) -> None:
             stats_json.parent.mkdir(parents=True, exist_ok=True)
             stats_json.write_text(json.dumps(stats, indent=2))
         if stats["undelivered"]:
-            raise typer.Exit(6)
+            raise SinkError(f"{stats['undelivered']} event(s) could not be delivered before the drain timeout",
+                            f"they are kept in {Path(cfg.output_dir) / 'spool'} and re-sent by the next run; "
+                            "check that the broker is reachable")
 
 
 def _print_events(pipeline) -> None:
