@@ -153,6 +153,7 @@ class ResourceMeter:
 
     @contextmanager
     def measure(self) -> Iterator[ResourceMeter]:
+        self._stop.clear()
         self.peak_rss = self.process.memory_info().rss
         cpu0, t0 = self.process.cpu_times(), time.perf_counter()
         thread = threading.Thread(target=self._sample, daemon=True)
@@ -309,9 +310,9 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
         cfg = load_config(cfg_path, overrides)
         pipeline = Pipeline(cfg, collect_events=True)
         entry: dict[str, Any] = {}
-        backend = getattr(getattr(pipeline.finder.plate_detector, "backend", None), "describe", None)
-        if backend is not None:
-            model = backend()
+        describe = getattr(getattr(pipeline.finder.plate_detector, "backend", None), "describe", None)
+        if describe is not None:  # which model file and precision actually ran
+            model = describe()
             entry["plate_model"] = {k: model.get(k) for k in ("file", "provider", "precision")}
         max_frames = math.ceil(clip.frames / (spec.frame_skip + 1))
         meter = ResourceMeter()
