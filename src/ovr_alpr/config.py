@@ -37,7 +37,7 @@ class ModelConfig(_Strict):
     """
 
     path: str | None = None
-    backend: Literal["auto", "onnxruntime", "tensorrt", "ultralytics"] = "auto"
+    backend: Literal["auto", "onnxruntime", "tensorrt", "ultralytics", "torch"] = "auto"
     device: str = "cpu"
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
     input_size: int | None = Field(default=None, ge=32, le=4096)
@@ -84,6 +84,9 @@ class OcrConfig(_Strict):
         attempt_every_frames: frames between attempts of one track.
         confidence_target: a fused read at or above this confidence is final at once.
         min_confidence: a fused read below this is not published when the track ends.
+        crop_variants: versions of each plate crop read in one batch, the most confident read kept: `full`
+            (the crop as cut), `band_rows` (its rows holding the characters), `band` (cut to the
+            characters on all sides). Each costs one more OCR input; `[full]` = a single read.
     """
 
     type: Literal["ppocr"] = "ppocr"
@@ -96,6 +99,9 @@ class OcrConfig(_Strict):
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     min_plate_chars: int = Field(default=4, ge=1)
     max_plate_chars: int = Field(default=10, ge=1)
+    crop_variants: list[Literal["full", "band_rows", "band"]] = Field(
+        default_factory=lambda: ["band_rows", "band"], min_length=1
+    )
 
 
 class TrackerConfig(_Strict):
@@ -134,6 +140,10 @@ class EventsConfig(_Strict):
             unless `allow_unknown_region`.
         dedup_similarity: two reads at least this similar (0..1, rapidfuzz ratio) are one vehicle.
         dedup_window_s: seconds within which a similar read on the same camera is a duplicate.
+        formats: region name -> plate templates (`L` letter, `D` digit, `X` either, counts as `L{1,3}`,
+            e.g. `{"sk": ["LLDDDLL"], "cz": ["DLXDDDD"]}`); a read that fits none is repaired to the
+            likeliest one that it fits by swapping look-alikes (0/O, 1/I, 8/B, ...) or dropping a character
+            (see `ocr.formats`). Empty (the default) = no repair: set the formats of the plates you expect.
     """
 
     regions: dict[str, str] = Field(
@@ -145,6 +155,19 @@ class EventsConfig(_Strict):
     allow_unknown_region: bool = True
     dedup_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     dedup_window_s: float = Field(default=300.0, ge=0.0)
+    formats: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("formats")
+    @classmethod
+    def _templates(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, templates in value.items():
+            for t in templates:
+                if not re.fullmatch(r"(?:[LDX](?:\{\d+(?:,\d+)?\})?)+", t.replace(" ", "").upper()):
+                    raise ValueError(
+                        f"formats[{name!r}]: bad template {t!r}; use L (letter), D (digit), X (either), "
+                        "optionally with a count like L{1,3}"
+                    )
+        return value
 
     @field_validator("regions")
     @classmethod

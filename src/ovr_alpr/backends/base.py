@@ -7,6 +7,7 @@ moves on to the next one, with a warning, when one cannot be built (e.g. a Tenso
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 import time
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import ModelError
+from ..models.zoo import config_section
 from ..registry import Registry
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class InferenceBackend(ABC):
         class_names: class id -> name, when the model file says (detectors).
         charset: the OCR model's character list, when the model file has one.
         metadata: the model file's metadata (ONNX `metadata_props`).
+        output_shapes: shape of each output as the model declares it (dynamic dims -1; empty if unknown).
     """
 
     name: str = "base"
@@ -73,7 +76,23 @@ class InferenceBackend(ABC):
         self.class_names: dict[int, str] | None = None
         self.charset: str | None = None
         self.metadata: dict[str, str] = {}
+        self.output_shapes: list[tuple[int, ...]] = []
         self.engine_cache: str = "-"
+
+    def set_metadata(self, metadata: dict[str, str]) -> None:
+        """Keep the model's metadata and read the class names / OCR charset it carries."""
+        self.metadata = dict(metadata)
+        self.charset = self.metadata.get("character") or self.charset
+        names = self.metadata.get("names")
+        if names and self.class_names is None:
+            try:
+                parsed = ast.literal_eval(names)
+            except (ValueError, SyntaxError):
+                parsed = None
+            if isinstance(parsed, dict):
+                self.class_names = {int(k): str(v) for k, v in parsed.items()}
+            elif isinstance(parsed, (list, tuple)):
+                self.class_names = {i: str(v) for i, v in enumerate(parsed)}
 
     @abstractmethod
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -91,7 +110,7 @@ class InferenceBackend(ABC):
         return (n, c, h, w)
 
     def warmup(self, runs: int = 2) -> float:
-        """Run the model `runs` times on zeros (allocations, kernel choice, engine builds). Returns ms of the last."""
+        """Run the model `runs` times on zeros (allocations, kernels, engine builds); ms of the last run."""
         dummy = np.zeros(self.warmup_shape(), dtype=self.input_dtype)
         ms = 0.0
         for _ in range(runs):
@@ -100,7 +119,7 @@ class InferenceBackend(ABC):
             ms = (time.perf_counter() - t0) * 1000.0
         return ms
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: most backends need no explicit release)
         """Release the runtime's resources (sessions, GPU buffers)."""
 
     def describe(self) -> dict[str, Any]:
@@ -129,10 +148,14 @@ def import_backend(name: str) -> type[InferenceBackend]:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise ModelError(f"backend {name!r} is not available here ({exc})",
-                             BACKEND_HINTS.get(name, "install its package")) from None
+            raise ModelError(
+                f"backend {name!r} is not available here ({exc})",
+                BACKEND_HINTS.get(name, "install its package"),
+            ) from None
     if name not in BACKENDS:
-        raise ModelError(f"backend {name!r} is not available here", BACKEND_HINTS.get(name, "install its package"))
+        raise ModelError(
+            f"backend {name!r} is not available here", BACKEND_HINTS.get(name, "install its package")
+        )
     return BACKENDS.get(name)
 
 
@@ -192,16 +215,24 @@ def resolve_model_path(cfg: ModelConfig, role: str, default_path: Path | None) -
     """
     path = Path(cfg.path).expanduser() if cfg.path else default_path
     if path is None:
-        raise ModelError(f"no model file configured for {role}", f"set {role}.model.path in the config")
+        raise ModelError(
+            f"no model file configured for {role}", f"set {config_section(role)}.model.path in the config"
+        )
     is_download_name = path.suffix.lower() in KNOWN_NAME_SUFFIXES and path.parent == Path(".")
     if not path.is_file() and not is_download_name:
-        raise ModelError(f"{role} model file {path} not found",
-                         "check the path, or remove it to use the embedded default")
+        raise ModelError(
+            f"{role} model file {path} not found", "check the path, or remove it to use the embedded default"
+        )
     return path
 
 
-def load_backend(cfg: ModelConfig, role: str, default_path: Path | None = None, warmup: bool = True,
-                 cache_dir: Path | None = None) -> InferenceBackend:
+def load_backend(
+    cfg: ModelConfig,
+    role: str,
+    default_path: Path | None = None,
+    warmup: bool = True,
+    cache_dir: Path | None = None,
+) -> InferenceBackend:
     """Create (and warm up) the backend for one model, falling back along `backend_candidates`.
 
     Args:
@@ -232,18 +263,31 @@ def load_backend(cfg: ModelConfig, role: str, default_path: Path | None = None, 
                     log.warning("%s: %s", role, "; ".join(errors))
                 raise
             errors.append(f"{name}: {exc.message}")
-            log.warning("%s: %s backend failed (%s); falling back to %s", role, name, exc.message, candidates[i + 1])
+            log.warning(
+                "%s: %s backend failed (%s); falling back to %s", role, name, exc.message, candidates[i + 1]
+            )
             continue
         except Exception as exc:  # a runtime failing during warm-up (e.g. TensorRT out of memory)
             if backend is not None:
                 backend.close()
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             if i == len(candidates) - 1:
-                raise ModelError(f"{role} model {path.name} failed on {name}: {first}",
-                                 "try another device/precision, or --debug for the traceback") from exc
-            log.warning("%s: %s backend failed (%s); falling back to %s", role, name, first, candidates[i + 1])
+                raise ModelError(
+                    f"{role} model {path.name} failed on {name}: {first}",
+                    "try another device/precision, or --debug for the traceback",
+                ) from exc
+            log.warning(
+                "%s: %s backend failed (%s); falling back to %s", role, name, first, candidates[i + 1]
+            )
             continue
-        log.info("%s: %s via %s (%s, %s)%s", role, backend.model_path.name, backend.name, backend.provider,
-                 backend.precision, " [auto]" if cfg.backend == "auto" else "")
+        log.info(
+            "%s: %s via %s (%s, %s)%s",
+            role,
+            backend.model_path.name,
+            backend.name,
+            backend.provider,
+            backend.precision,
+            " [auto]" if cfg.backend == "auto" else "",
+        )
         return backend
     raise ModelError(f"no backend could load the {role} model {path}", "; ".join(errors))

@@ -19,7 +19,7 @@ import onnxruntime as ort
 from ..config import ModelConfig
 from ..errors import ModelError
 from ..models.convert import PRECISION_KEY
-from ..models.quantize import QuantizeOptions
+from ..models.quantize import options_for
 from ..models.resolve import DerivedSpec, default_cache_dir, derive_onnx
 from .base import BACKENDS, InferenceBackend
 
@@ -37,8 +37,12 @@ def providers_for(device: str, available: list[str] | None = None) -> list[str]:
     if device.startswith("cuda"):
         chosen = [p for p in (TRT_EP, CUDA_EP) if p in available]
         if not chosen:
-            log.warning("device %s asked for, but this onnxruntime has no CUDA provider (has %s); running on CPU. "
-                        "Install the [gpu] extra (onnxruntime-gpu) for CUDA.", device, ", ".join(available))
+            log.warning(
+                "device %s asked for, but this onnxruntime has no CUDA provider (has %s); running on CPU. "
+                "Install the [gpu] extra (onnxruntime-gpu) for CUDA.",
+                device,
+                ", ".join(available),
+            )
         return [*chosen, CPU_EP]
     return [CPU_EP]
 
@@ -90,12 +94,21 @@ class OnnxRuntimeBackend(InferenceBackend):
 
     name = "onnxruntime"
 
-    def __init__(self, cfg: ModelConfig, model_path: Path, role: str, cache_dir: Path | None = None,
-                 session_path: Path | None = None, providers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        model_path: Path,
+        role: str,
+        cache_dir: Path | None = None,
+        session_path: Path | None = None,
+        providers: list[str] | None = None,
+    ) -> None:
         super().__init__(cfg, model_path, role, cache_dir)
         if Path(model_path).suffix.lower() != ".onnx" and session_path is None:
-            raise ModelError(f"{role} model {model_path} is not an ONNX file",
-                             "use backend onnxruntime with .onnx files (or backend auto)")
+            raise ModelError(
+                f"{role} model {model_path} is not an ONNX file",
+                "use backend onnxruntime with .onnx files (or backend auto)",
+            )
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
         names = providers or providers_for(cfg.device)
         first = names[0]
@@ -106,14 +119,20 @@ class OnnxRuntimeBackend(InferenceBackend):
         elif first == TRT_EP:
             # TensorRT 11 builds strongly typed networks only, so the precision must be in the graph;
             # INT8 for TensorRT needs symmetric (signed, zero-point 0) Q/DQ
-            quant = QuantizeOptions(symmetric_activations=True) if precision == "int8" else None
-            load_path = derive_onnx(model_path, DerivedSpec(precision, calibration=cfg.calibration,
-                                                             quant=quant, role=role), cache)
+            quant = options_for(role, symmetric_activations=True) if precision == "int8" else None
+            load_path = derive_onnx(
+                model_path, DerivedSpec(precision, calibration=cfg.calibration, quant=quant, role=role), cache
+            )
         else:
             if first == CUDA_EP and precision == "int8":
-                log.warning("%s: INT8 QDQ models run mostly unfused on the CUDA provider; "
-                            "TensorRT (provider or backend) is the fast INT8 path on GPUs", role)
-            load_path = derive_onnx(model_path, DerivedSpec(precision, calibration=cfg.calibration, role=role), cache)
+                log.warning(
+                    "%s: INT8 QDQ models run mostly unfused on the CUDA provider; "
+                    "TensorRT (provider or backend) is the fast INT8 path on GPUs",
+                    role,
+                )
+            load_path = derive_onnx(
+                model_path, DerivedSpec(precision, calibration=cfg.calibration, role=role), cache
+            )
 
         provider_list: list[Any] = []
         for p in names:
@@ -124,13 +143,20 @@ class OnnxRuntimeBackend(InferenceBackend):
                 provider_list.append((p, {"device_id": device_id}))
             else:
                 provider_list.append(p)
+        self._provider_list = provider_list
         try:
-            self.session = ort.InferenceSession(str(load_path), sess_options=session_options(cfg.threads),
-                                                providers=provider_list)
+            self.session = self._open(load_path, provider_list)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"cannot load {role} model {load_path}: {first_line}",
-                             "check that the file is a valid ONNX model") from None
+            if first == TRT_EP:  # e.g. the TensorRT engine build ran out of memory
+                self.session = self._without_tensorrt(load_path, exc)
+            else:
+                first_line = (
+                    str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                )
+                raise ModelError(
+                    f"cannot load {role} model {load_path}: {first_line}",
+                    "check that the file is a valid ONNX model",
+                ) from None
         self.model_path = Path(load_path)
         self.provider = self.session.get_providers()[0]
         inp = self.session.get_inputs()[0]
@@ -138,11 +164,42 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.input_dtype = np.dtype(_ORT_DTYPES.get(inp.type, np.float32))
         self.input_shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in inp.shape)
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.set_metadata(dict(self.session.get_modelmeta().custom_metadata_map))
+        self.output_shapes = [
+            tuple(d if isinstance(d, int) and d > 0 else -1 for d in o.shape)
+            for o in self.session.get_outputs()
+        ]
         self.precision = detect_precision(self.session, self.input_dtype)
         if self.provider == TRT_EP and precision in ("fp16", "int8"):
             self.precision = precision
-        self.charset = self.metadata.get("character")
+
+    def _open(self, path: Path, providers: list[Any]) -> ort.InferenceSession:
+        return ort.InferenceSession(
+            str(path), sess_options=session_options(self.cfg.threads), providers=providers
+        )
+
+    def _without_tensorrt(self, path: Path, exc: Exception) -> ort.InferenceSession:
+        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        rest = [p for p in self._provider_list if (p[0] if isinstance(p, tuple) else p) != TRT_EP]
+        log.warning(
+            "%s: TensorRT provider failed (%s); falling back to %s",
+            self.role,
+            first_line,
+            rest[0][0] if isinstance(rest[0], tuple) else rest[0],
+        )
+        self._provider_list = rest
+        self.engine_cache = "-"
+        return self._open(path, rest)
+
+    def warmup(self, runs: int = 2) -> float:
+        try:
+            return super().warmup(runs)
+        except Exception as exc:  # TensorRT builds engines lazily, so failures can surface on first run
+            if self.provider != TRT_EP:
+                raise
+            self.session = self._without_tensorrt(self.model_path, exc)
+            self.provider = self.session.get_providers()[0]
+            return super().warmup(runs)
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         if batch.dtype != self.input_dtype:

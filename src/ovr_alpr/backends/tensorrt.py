@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,11 @@ import tensorrt as trt
 
 from ..config import ModelConfig
 from ..errors import ModelError
-from ..models.quantize import QuantizeOptions
+from ..models.quantize import options_for
 from ..models.resolve import DerivedSpec, default_cache_dir, derive_onnx, file_sha256
+from ..models.zoo import canonical_role, config_section
 from .base import BACKENDS, ENGINE_SUFFIXES, InferenceBackend
+from .engine_cache import engine_cache_key
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,11 @@ class _CudaPython:
 
     def gpu_name(self) -> tuple[str, str]:
         props = self._check(self.cudart.cudaGetDeviceProperties(self.device_id))
-        name = props.name.decode(errors="replace").rstrip("\x00") if isinstance(props.name, bytes) else str(props.name)
+        name = (
+            props.name.decode(errors="replace").rstrip("\x00")
+            if isinstance(props.name, bytes)
+            else str(props.name)
+        )
         return name, f"{props.major}{props.minor}"
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
@@ -145,24 +150,13 @@ def _device_api(device_id: int) -> _TorchCuda | _CudaPython:
             return api(device_id)
         except Exception as exc:  # ImportError, or no CUDA in that package
             errors.append(f"{api.__name__}: {exc}")
-    raise ModelError("TensorRT needs torch with CUDA or cuda-python for GPU buffers (" + "; ".join(errors) + ")",
-                     "pip install 'ovr-alpr[tensorrt]'")
+    raise ModelError(
+        "TensorRT needs torch with CUDA or cuda-python for GPU buffers (" + "; ".join(errors) + ")",
+        "pip install 'ovr-alpr[tensorrt]'",
+    )
 
 
 # ---------------------------------------------------------------- engine cache
-
-
-def engine_cache_key(gpu_name: str, compute_capability: str, trt_version: str, precision: str,
-                     input_hw: tuple[int, int] | None, batch: int, source_sha256: str) -> str:
-    """File-name-safe key of everything an engine depends on; any change gives a new key (and a rebuild).
-
-    Example:
-        >>> engine_cache_key("NVIDIA H100", "90", "10.13.0", "fp16", (640, 640), 1, "ab" * 32)
-        'nvidia-h100-sm90-trt10.13.0-fp16-640x640-b1-abababababab'
-    """
-    gpu = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-") or "gpu"
-    size = "x".join(str(v) for v in input_hw) if input_hw else "dyn"
-    return f"{gpu}-sm{compute_capability}-trt{trt_version}-{precision}-{size}-b{batch}-{source_sha256[:12]}"
 
 
 def _trt_dtype_to_numpy(dtype: Any) -> np.dtype:
@@ -201,7 +195,9 @@ def build_engine(onnx_path: Path, engine_path: Path, precision: str, cfg: ModelC
     parser = trt.OnnxParser(network, _TRT_LOGGER)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ModelError(f"TensorRT cannot parse {onnx_path.name}: {errors[:300]}", "check the ONNX opset/ops")
+        raise ModelError(
+            f"TensorRT cannot parse {onnx_path.name}: {errors[:300]}", "check the ONNX opset/ops"
+        )
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     if not strongly_typed:  # TensorRT < 10.12: weak typing, precision by flags
@@ -217,8 +213,10 @@ def build_engine(onnx_path: Path, engine_path: Path, precision: str, cfg: ModelC
         config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise ModelError(f"TensorRT engine build failed for {onnx_path.name} ({precision})",
-                         "see the TensorRT log above (often out of GPU memory); try a smaller batch/input size")
+        raise ModelError(
+            f"TensorRT engine build failed for {onnx_path.name} ({precision})",
+            "see the TensorRT log above (often out of GPU memory); try a smaller batch/input size",
+        )
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = engine_path.with_name(engine_path.name + ".tmp")
     tmp.write_bytes(bytes(serialized))
@@ -242,8 +240,10 @@ class TensorRTBackend(InferenceBackend):
     def __init__(self, cfg: ModelConfig, model_path: Path, role: str, cache_dir: Path | None = None) -> None:
         super().__init__(cfg, model_path, role, cache_dir)
         if not cfg.device.startswith("cuda"):
-            raise ModelError(f"TensorRT needs a GPU, but {role}.model.device is {cfg.device}",
-                             "set device: cuda:0, or use backend onnxruntime")
+            raise ModelError(
+                f"TensorRT needs a GPU, but {config_section(role)}.model.device is {cfg.device}",
+                "set device: cuda:0, or use backend onnxruntime",
+            )
         device_id = int(cfg.device.split(":")[1])
         self.api = _device_api(device_id)
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -260,8 +260,10 @@ class TensorRTBackend(InferenceBackend):
         self.runtime = trt.Runtime(_TRT_LOGGER)
         self.engine = self.runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if self.engine is None:
-            raise ModelError(f"cannot load TensorRT engine {engine_path}",
-                             "engines are tied to the GPU and TensorRT version that built them; rebuild it")
+            raise ModelError(
+                f"cannot load TensorRT engine {engine_path}",
+                "engines are tied to the GPU and TensorRT version that built them; rebuild it",
+            )
         self.context = self.engine.create_execution_context()
         self.model_path = engine_path
         gpu, _ = self.api.gpu_name()
@@ -271,43 +273,64 @@ class TensorRTBackend(InferenceBackend):
         self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         self.input_name = self.inputs[0]
         self.input_dtype = _trt_dtype_to_numpy(self.engine.get_tensor_dtype(self.input_name))
-        self.input_shape = tuple(int(d) if d > 0 else -1 for d in self.engine.get_tensor_shape(self.input_name))
+        self.input_shape = tuple(
+            int(d) if d > 0 else -1 for d in self.engine.get_tensor_shape(self.input_name)
+        )
         self._buffers: dict[str, Any] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         meta_file = engine_path.with_suffix(engine_path.suffix + ".json")
         if meta_file.is_file():
-            self.metadata = json.loads(meta_file.read_text()).get("metadata", {})
-        self.charset = self.metadata.get("character")
+            self.set_metadata(json.loads(meta_file.read_text()).get("metadata", {}))
+        self.output_shapes = [tuple(int(d) for d in self.engine.get_tensor_shape(n)) for n in self.outputs]
 
     def engine_for_onnx(self, onnx_path: Path, precision: str, cache: Path) -> Path:
         """Cached engine for `onnx_path` at `precision`, built when its key is new."""
         gpu, cc = self.api.gpu_name()
-        quant = QuantizeOptions(symmetric_activations=True) if precision == "int8" else None
-        graph = derive_onnx(onnx_path, DerivedSpec(precision, calibration=self.cfg.calibration, quant=quant,
-                                                   role=self.role), cache)
+        quant = options_for(self.role, symmetric_activations=True) if precision == "int8" else None
+        graph = derive_onnx(
+            onnx_path,
+            DerivedSpec(precision, calibration=self.cfg.calibration, quant=quant, role=self.role),
+            cache,
+        )
         import onnx
 
         meta = {p.key: p.value for p in onnx.load(str(graph), load_external_data=False).metadata_props}
         in_dims = onnx.load(str(graph), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
         hw = tuple(d.dim_value for d in in_dims[2:4]) if all(d.dim_value > 0 for d in in_dims[2:4]) else None
-        key = engine_cache_key(gpu, cc, trt.__version__, precision, hw or (
-            (self.cfg.input_size, self.cfg.input_size) if self.cfg.input_size else None), self.cfg.batch,
-            file_sha256(graph))
-        engine_path = cache / "engines" / f"{self.role}-{onnx_path.stem}-{key}.engine"
-        self.engine_cache = f"hit {engine_path.name}" if engine_path.is_file() else f"built {engine_path.name}"
+        key = engine_cache_key(
+            gpu,
+            cc,
+            trt.__version__,
+            precision,
+            hw or ((self.cfg.input_size, self.cfg.input_size) if self.cfg.input_size else None),
+            self.cfg.batch,
+            file_sha256(graph),
+        )
+        engine_path = cache / "engines" / f"{canonical_role(self.role)}-{onnx_path.stem}-{key}.engine"
+        self.engine_cache = (
+            f"hit {engine_path.name}" if engine_path.is_file() else f"built {engine_path.name}"
+        )
         if not engine_path.is_file():
-            log.info("%s: building TensorRT %s engine (first run on this GPU/TensorRT; takes a while)",
-                     self.role, precision)
+            log.info(
+                "%s: building TensorRT %s engine (first run on this GPU/TensorRT; takes a while)",
+                self.role,
+                precision,
+            )
             build_engine(graph, engine_path, precision, self.cfg, self.role)
-            engine_path.with_suffix(".engine.json").write_text(json.dumps(
-                {"precision": precision, "source": str(onnx_path), "key": key, "metadata": meta}, indent=1))
+            engine_path.with_suffix(".engine.json").write_text(
+                json.dumps(
+                    {"precision": precision, "source": str(onnx_path), "key": key, "metadata": meta}, indent=1
+                )
+            )
         return engine_path
 
     def _ensure_buffers(self, shape: tuple[int, ...]) -> None:
         if self._shapes.get(self.input_name) == shape:
             return
         if not self.context.set_input_shape(self.input_name, shape):
-            raise ModelError(f"input shape {shape} is outside the engine's profile", "rebuild with a matching size")
+            raise ModelError(
+                f"input shape {shape} is outside the engine's profile", "rebuild with a matching size"
+            )
         self._free()
         for name in (*self.inputs, *self.outputs):
             tshape = tuple(int(d) for d in self.context.get_tensor_shape(name))

@@ -11,25 +11,32 @@ torchvision is never imported here: beside the CPU build of torch, PyPI's torchv
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..config import ModelConfig
 from ..errors import ModelError
+from ..models.zoo import config_section
 from .base import BACKENDS, InferenceBackend
 
 log = logging.getLogger(__name__)
 
 
 def _import_ultralytics():
+    # never let Ultralytics pip-install packages behind the user's back (it does for export requirements)
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
     try:
         import torch
         from ultralytics import YOLO
     except Exception as exc:  # ImportError, or a broken install raising at import
-        raise ModelError(f"the ultralytics backend needs torch and ultralytics ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:120] if str(exc) else ''})",
-                         "pip install 'ovr-alpr[torch]'") from None
+        raise ModelError(
+            f"the ultralytics backend needs torch and ultralytics ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120] if str(exc) else ''})",
+            "pip install 'ovr-alpr[torch]'",
+        ) from None
     return torch, YOLO
 
 
@@ -45,12 +52,15 @@ def load_yolo(path: Path, role: str):
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if not path.is_file():
-            raise ModelError(f"{role} model {path.name} is not on disk and Ultralytics could not download it "
-                             f"({first})",
-                             f"download {path.name} on a machine with internet and put it at "
-                             f"{Path.cwd() / path.name}, or set {role}.model.path to its full path") from None
-        raise ModelError(f"cannot load {role} model {path} with Ultralytics: {first}",
-                         "check that it is an Ultralytics YOLO checkpoint") from None
+            raise ModelError(
+                f"{role} model {path.name} is not on disk and Ultralytics could not download it ({first})",
+                f"download {path.name} on a machine with internet and put it at "
+                f"{Path.cwd() / path.name}, or set {config_section(role)}.model.path to its full path",
+            ) from None
+        raise ModelError(
+            f"cannot load {role} model {path} with Ultralytics: {first}",
+            "check that it is an Ultralytics YOLO checkpoint",
+        ) from None
 
 
 @BACKENDS.register("ultralytics")
@@ -75,15 +85,20 @@ class UltralyticsBackend(InferenceBackend):
             raise ModelError(f"{model_path} is not a torch YOLO model", "use a .pt checkpoint")
         cuda = cfg.device.startswith("cuda")
         if cuda and not torch.cuda.is_available():
-            raise ModelError(f"device {cfg.device} asked for, but torch has no CUDA here",
-                             "set device: cpu, or install a CUDA build of torch")
+            raise ModelError(
+                f"device {cfg.device} asked for, but torch has no CUDA here",
+                "set device: cpu, or install a CUDA build of torch",
+            )
         self.device = torch.device(cfg.device if cuda else "cpu")
         precision = cfg.precision
         if precision == "auto":
             precision = "fp16" if cuda else "fp32"
         if precision == "int8":
-            log.warning("%s: the ultralytics backend has no INT8; running FP32/FP16. Export to ONNX "
-                        "(`ovr-alpr export`) and use onnxruntime/tensorrt for INT8", role)
+            log.warning(
+                "%s: the ultralytics backend has no INT8; running FP32/FP16. Export to ONNX "
+                "(`ovr-alpr export`) and use onnxruntime/tensorrt for INT8",
+                role,
+            )
             precision = "fp16" if cuda else "fp32"
         if precision == "fp16" and not cuda:
             log.warning("%s: FP16 on CPU is slow in torch; running FP32", role)
@@ -106,6 +121,7 @@ class UltralyticsBackend(InferenceBackend):
         names = getattr(yolo, "names", None) or getattr(module, "names", None)
         self.class_names = {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else None
         self.metadata = {"names": str(self.class_names)} if self.class_names else {}
+        self.output_shapes = [tuple(o.shape) for o in self(np.zeros(self.input_shape, np.float32))]
         self.model_path = Path(getattr(yolo, "ckpt_path", None) or model_path)
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:

@@ -23,7 +23,7 @@ def build_plate_detector(
     cfg: PlateDetectorConfig, cache_dir: Path | None = None, backend: InferenceBackend | None = None
 ) -> Detector:
     backend = backend or load_backend(
-        cfg.model, "plate_detector", default_model_path("plate"), cache_dir=cache_dir
+        cfg.model, "plate_detector", None if cfg.model.path else default_model_path("plate"), cache_dir=cache_dir
     )
     return yolo.YoloDetector(
         backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640
@@ -32,16 +32,9 @@ def build_plate_detector(
 
 def _guess_format(backend: InferenceBackend) -> str:
     """YOLOX heads output [1, anchors, 5 + nc]; Ultralytics heads [1, 4 + nc, anchors]."""
-    session = getattr(backend, "session", None)
-    if session is not None:
-        shape = session.get_outputs()[0].shape
-        if (
-            len(shape) == 3
-            and isinstance(shape[1], int)
-            and isinstance(shape[2], int)
-            and shape[1] > shape[2]
-        ):
-            return "yolox"
+    shapes = getattr(backend, "output_shapes", None) or []
+    if shapes and len(shapes[0]) == 3 and shapes[0][1] > shapes[0][2] > 0:
+        return "yolox"
     return "yolov8"
 
 

@@ -30,7 +30,9 @@ def list_images(folder: str | Path) -> list[Path]:
     """Image files under `folder` (recursive), sorted so the order and the hash are stable."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise ModelError(f"calibration folder {root} not found", "give a folder of images (see `ovr-alpr calib`)")
+        raise ModelError(
+            f"calibration folder {root} not found", "give a folder of images (see `ovr-alpr calib`)"
+        )
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
@@ -83,6 +85,9 @@ def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -
         input_shape: the model's (N, C, H, W); dynamic dims are -1 or 0.
         fmt: detector format for `vehicle` (`yolov8` or `yolox`); `auto` = yolox for 416-px inputs.
     """
+    from .zoo import canonical_role
+
+    role = canonical_role(role)
     h, w = (d if d and d > 0 else 0 for d in input_shape[2:4])
     if role == "ocr":
         return ppocr_preprocess(height=h or 48, width=w or 320)
@@ -104,8 +109,10 @@ class CalibrationSet:
     def from_folder(cls, folder: str | Path, limit: int = 0) -> CalibrationSet:
         images = list_images(folder)
         if not images:
-            raise ModelError(f"calibration folder {folder} has no images",
-                             f"add .jpg/.png files (suffixes: {', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise ModelError(
+                f"calibration folder {folder} has no images",
+                f"add .jpg/.png files (suffixes: {', '.join(sorted(IMAGE_SUFFIXES))})",
+            )
         if limit and len(images) > limit:  # spread the pick over the whole (sorted) set
             idx = np.linspace(0, len(images) - 1, limit).round().astype(int)
             images = [images[i] for i in sorted(set(idx.tolist()))]
@@ -118,7 +125,7 @@ class CalibrationSet:
             if image is None:
                 log.warning("calibration: cannot read %s, skipped", path)
                 continue
-            for item in _ocr_crops(path, image) if role == "ocr" else [image]:
+            for item in _ocr_crops(path, image) if role in ("ocr",) else [image]:
                 yield preprocess(item)
 
 
@@ -143,7 +150,7 @@ def crop_box(image: np.ndarray, box: np.ndarray, pad_x: float = 0.04, pad_y: flo
     bw, bh = x2 - x1, y2 - y1
     h, w = image.shape[:2]
     xa, ya = max(0, int(x1 - pad_x * bw)), max(0, int(y1 - pad_y * bh))
-    xb, yb = min(w, int(math.ceil(x2 + pad_x * bw))), min(h, int(math.ceil(y2 + pad_y * bh)))
+    xb, yb = min(w, math.ceil(x2 + pad_x * bw)), min(h, math.ceil(y2 + pad_y * bh))
     return image[ya:yb, xa:xb]
 
 
@@ -199,8 +206,11 @@ def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
     for src in sources:
         path = Path(src).expanduser()
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*")
-                          if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            out += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
         elif path.is_file():
             out.append(path)
         else:
@@ -208,9 +218,15 @@ def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def build_calibration_set(sources: Iterable[str | Path], out_dir: str | Path, every: int = 30,
-                          max_per_video: int = 50, min_diff: float = 6.0, max_total: int = 0,
-                          progress: bool = True) -> CalibSummary:
+def build_calibration_set(
+    sources: Iterable[str | Path],
+    out_dir: str | Path,
+    every: int = 30,
+    max_per_video: int = 50,
+    min_diff: float = 6.0,
+    max_total: int = 0,
+    progress: bool = True,
+) -> CalibSummary:
     """Write a diverse set of frames as JPEGs to `out_dir`.
 
     Args:

@@ -93,22 +93,26 @@ def fp16_to_fp32(model: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     _graph_fp16_to_fp32(out.graph)
-    _drop_identity_casts(out.graph)
+    _drop_identity_casts(out)
     return set_metadata(out, **{PRECISION_KEY: "fp32"})
 
 
-def _drop_identity_casts(graph: onnx.GraphProto) -> None:
+def _drop_identity_casts(model: onnx.ModelProto) -> None:
     """Remove Cast nodes that now cast FP32 to FP32 (they came from FP16 islands around FP32-only ops)."""
-    types = {v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.value_info, *graph.output]}
-    types.update({i.name: i.data_type for i in graph.initializer})
+    graph = model.graph
+    types = _tensor_types(model)
     graph_outputs = {o.name for o in graph.output}
     rename: dict[str, str] = {}
     keep = []
     for node in graph.node:
         node.input[:] = [rename.get(i, i) for i in node.input]
         to = next((a.i for a in node.attribute if a.name == "to"), None)
-        if (node.op_type == "Cast" and to == TensorProto.FLOAT and types.get(node.input[0]) == TensorProto.FLOAT
-                and node.output[0] not in graph_outputs):
+        if (
+            node.op_type == "Cast"
+            and to == TensorProto.FLOAT
+            and types.get(node.input[0]) == TensorProto.FLOAT
+            and node.output[0] not in graph_outputs
+        ):
             rename[node.output[0]] = node.input[0]
             continue
         keep.append(node)
@@ -117,8 +121,27 @@ def _drop_identity_casts(graph: onnx.GraphProto) -> None:
         graph.node.extend(keep)
 
 
-def fp32_to_fp16(model: onnx.ModelProto, keep_io_types: bool = True,
-                 op_block_list: list[str] | None = None) -> onnx.ModelProto:
+def _tensor_types(model: onnx.ModelProto) -> dict[str, int]:
+    """Element type of every tensor the graph declares or ONNX shape inference can work out."""
+    graph = model.graph
+    values = [*graph.input, *graph.value_info, *graph.output]
+    try:
+        values += list(onnx.shape_inference.infer_shapes(model).graph.value_info)
+    except Exception:  # inference is a help here, not a requirement (e.g. custom-domain ops)
+        log.debug("shape inference failed; casts whose input type is unknown are kept")
+    types = {v.name: v.type.tensor_type.elem_type for v in values if v.type.tensor_type.elem_type}
+    types.update({i.name: i.data_type for i in graph.initializer})
+    for node in graph.node:
+        if node.op_type == "Constant":
+            tensor = next((a.t for a in node.attribute if a.name == "value"), None)
+            if tensor is not None:
+                types[node.output[0]] = tensor.data_type
+    return types
+
+
+def fp32_to_fp16(
+    model: onnx.ModelProto, keep_io_types: bool = True, op_block_list: list[str] | None = None
+) -> onnx.ModelProto:
     """Narrow FP32 weights and activations to FP16 (returns a new model).
 
     Args:
@@ -199,7 +222,8 @@ def make_tiny_model(opset: int = 17) -> onnx.ModelProto:
         helper.make_node("Sigmoid", ["c2"], ["output0"], name="sigmoid"),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 8, 32, 32])],
         [w1, b1, w2, b2],

@@ -100,8 +100,10 @@ def load_dataset(root: str | Path, limit: int = 0) -> list[LabelledImage]:
             if sample is not None:
                 samples.append(sample)
     if not samples:
-        raise ConfigError(f"no labelled images found in {base}",
-                          "expected NAME.txt beside NAME.jpg (openalpr) or images/ + labels/ (YOLO)")
+        raise ConfigError(
+            f"no labelled images found in {base}",
+            "expected NAME.txt beside NAME.jpg (openalpr) or images/ + labels/ (YOLO)",
+        )
     if limit and len(samples) > limit:
         idx = np.linspace(0, len(samples) - 1, limit).round().astype(int)
         samples = [samples[i] for i in sorted(set(idx.tolist()))]

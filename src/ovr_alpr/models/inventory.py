@@ -17,8 +17,19 @@ from .zoo import EMBEDDED, default_model_path
 log = logging.getLogger(__name__)
 
 ROLES = ("plate", "vehicle", "ocr")
-COLUMNS = ("role", "file", "format", "backend", "provider", "precision", "input_size", "batch", "size_mb",
-           "sha256", "engine_cache")
+COLUMNS = (
+    "role",
+    "file",
+    "format",
+    "backend",
+    "provider",
+    "precision",
+    "input_size",
+    "batch",
+    "size_mb",
+    "sha256",
+    "engine_cache",
+)
 
 
 def role_model_config(app: AppConfig, role: str) -> ModelConfig | None:
@@ -32,7 +43,10 @@ def role_model_config(app: AppConfig, role: str) -> ModelConfig | None:
     raise ModelError(f"unknown model role {role!r}", f"use one of: {', '.join(ROLES)}")
 
 
-def role_default_path(role: str) -> Path | None:
+def role_default_path(role: str, cfg: ModelConfig | None = None) -> Path | None:
+    """The embedded model of `role`; None when `cfg` names its own file (the embedded one is not needed)."""
+    if cfg is not None and cfg.path:
+        return None
     return default_model_path(role) if role in EMBEDDED else None
 
 
@@ -62,7 +76,7 @@ def plan_model(app: AppConfig, role: str, cache_dir: Path | None = None) -> dict
     row: dict[str, Any] = dict.fromkeys(COLUMNS, "-")
     row["role"] = role
     try:
-        path = resolve_model_path(cfg, role, role_default_path(role))
+        path = resolve_model_path(cfg, role, role_default_path(role, cfg))
     except ModelError as exc:
         row.update(file=cfg.path or "-", engine_cache=f"error: {exc.message}")
         return row
@@ -88,7 +102,9 @@ def plan_model(app: AppConfig, role: str, cache_dir: Path | None = None) -> dict
     elif backend == "ultralytics":
         cuda = cfg.device.startswith("cuda")
         row["provider"] = f"torch-{'cuda' if cuda else 'cpu'}"
-        row["precision"] = ("fp16" if cuda else "fp32") if cfg.precision in ("auto", "int8") else cfg.precision
+        row["precision"] = (
+            ("fp16" if cuda else "fp32") if cfg.precision in ("auto", "int8") else cfg.precision
+        )
         row["input_size"] = str(cfg.input_size or 640)
         row["engine_cache"] = "n/a"
     return row
@@ -150,7 +166,9 @@ def load_model_row(app: AppConfig, role: str, cache_dir: Path | None = None) -> 
     cfg = role_model_config(app, role)
     if cfg is None:
         raise ModelError(f"the config has no {role} model", "add it to the config")
-    backend = load_backend(cfg, role, role_default_path(role), warmup=True, cache_dir=cache_dir or app.cache_path)
+    backend = load_backend(
+        cfg, role, role_default_path(role, cfg), warmup=True, cache_dir=cache_dir or app.cache_path
+    )
     try:
         info = backend.describe()
         path = backend.model_path

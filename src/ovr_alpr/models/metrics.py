@@ -20,8 +20,9 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def match_detections(det_xyxy: np.ndarray, det_conf: np.ndarray, gt_xyxy: np.ndarray,
-                     iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def match_detections(
+    det_xyxy: np.ndarray, det_conf: np.ndarray, gt_xyxy: np.ndarray, iou_threshold: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Greedy COCO-style matching, most confident detection first.
 
     Returns:
@@ -77,8 +78,15 @@ class DetectionTally:
     def new(cls) -> DetectionTally:
         return cls([], [], [], [], [])
 
-    def add(self, det_xyxy: np.ndarray, det_conf: np.ndarray, det_cls: np.ndarray, gt_xyxy: np.ndarray,
-            gt_cls: np.ndarray, iou_threshold: float = 0.5) -> None:
+    def add(
+        self,
+        det_xyxy: np.ndarray,
+        det_conf: np.ndarray,
+        det_cls: np.ndarray,
+        gt_xyxy: np.ndarray,
+        gt_cls: np.ndarray,
+        iou_threshold: float = 0.5,
+    ) -> None:
         det_tp = np.zeros(len(det_xyxy), dtype=bool)
         hit = np.full(len(gt_xyxy), -1.0, dtype=np.float32)
         for c in np.union1d(np.unique(det_cls), np.unique(gt_cls)):
@@ -96,8 +104,10 @@ class DetectionTally:
         """Mean over labelled classes of AP at IoU 0.5."""
         conf, tp, cls = (np.concatenate(x) if x else np.empty(0) for x in (self.conf, self.tp, self.cls))
         label_cls = np.concatenate(self.label_cls) if self.label_cls else np.empty(0, dtype=np.int64)
-        aps = [average_precision(conf[cls == c], tp[cls == c].astype(bool), int((label_cls == c).sum()))
-               for c in np.unique(label_cls)]
+        aps = [
+            average_precision(conf[cls == c], tp[cls == c].astype(bool), int((label_cls == c).sum()))
+            for c in np.unique(label_cls)
+        ]
         return float(np.mean(aps)) if aps else float("nan")
 
     def recall(self, conf_threshold: float) -> float:

@@ -16,8 +16,17 @@ from pathlib import Path
 import onnx
 
 from ..errors import ModelError
-from .convert import PRECISION_KEY, detect_onnx_precision, fp16_to_fp32, fp32_to_fp16, prune_outputs, save, set_metadata
-from .quantize import QuantizeOptions
+from .convert import (
+    PRECISION_KEY,
+    detect_onnx_precision,
+    fp16_to_fp32,
+    fp32_to_fp16,
+    prune_outputs,
+    save,
+    set_metadata,
+)
+from .quantize import QuantizeOptions, options_for
+from .zoo import canonical_role, config_section
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +63,11 @@ def file_sha256(path: str | Path) -> str:
 def is_seg_model(model: onnx.ModelProto) -> bool:
     """An Ultralytics segmentation export: a second output holding 4-D mask prototypes."""
     outs = model.graph.output
-    return len(outs) == 2 and len(outs[1].type.tensor_type.shape.dim) == 4 and (
-        len(outs[0].type.tensor_type.shape.dim) == 3)
+    return (
+        len(outs) == 2
+        and len(outs[1].type.tensor_type.shape.dim) == 4
+        and (len(outs[0].type.tensor_type.shape.dim) == 3)
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,12 @@ class DerivedSpec:
     fmt: str = "auto"
 
 
-def derive_onnx(source: str | Path, spec: DerivedSpec, cache_dir: str | Path | None = None,
-                output: str | Path | None = None) -> Path:
+def derive_onnx(
+    source: str | Path,
+    spec: DerivedSpec,
+    cache_dir: str | Path | None = None,
+    output: str | Path | None = None,
+) -> Path:
     """Return the ONNX file for `spec`: the source itself when nothing changes, else a cached derived file.
 
     Args:
@@ -90,9 +106,11 @@ def derive_onnx(source: str | Path, spec: DerivedSpec, cache_dir: str | Path | N
         output: write here instead of the cache (for `ovr-alpr export`); always written.
 
     Raises:
-        ModelError: the source is missing or unreadable, INT8 has no calibration images, or a conversion fails.
+        ModelError: the source is missing or unreadable, INT8 has no calibration images, or a
+            conversion fails.
     """
     source = Path(source)
+    role = canonical_role(spec.role)
     if not source.is_file():
         raise ModelError(f"model file {source} not found", "check the path")
     if spec.precision not in ("fp32", "fp16", "int8"):
@@ -100,43 +118,60 @@ def derive_onnx(source: str | Path, spec: DerivedSpec, cache_dir: str | Path | N
     try:
         model = onnx.load(str(source), load_external_data=False)
     except Exception as exc:
-        raise ModelError(f"cannot read ONNX model {source}: {str(exc).splitlines()[0][:160]}",
-                         "check that the file is a valid ONNX model") from None
+        raise ModelError(
+            f"cannot read ONNX model {source}: {str(exc).splitlines()[0][:160]}",
+            "check that the file is a valid ONNX model",
+        ) from None
     src_precision = detect_onnx_precision(model)
     prune = spec.box_only and is_seg_model(model)
     if src_precision == "int8" and spec.precision != "int8":
-        log.warning("%s is already INT8; it cannot be turned back into %s, using it as it is", source.name,
-                    spec.precision)
+        log.warning(
+            "%s is already INT8; it cannot be turned back into %s, using it as it is",
+            source.name,
+            spec.precision,
+        )
         return source
     if src_precision == spec.precision and not prune and output is None:
         return source
 
     sha = file_sha256(source)
     calib = None
-    quant = spec.quant or QuantizeOptions()
+    quant = spec.quant or options_for(role)
     tag = spec.precision + ("-box" if prune else "")
     if spec.precision == "int8" and src_precision != "int8":
         from .calibration import CalibrationSet
 
         if not spec.calibration:
-            raise ModelError(f"INT8 for the {spec.role} model needs calibration images",
-                             f"set {spec.role}.model.calibration to an image folder (build one with `ovr-alpr calib`)")
+            raise ModelError(
+                f"INT8 for the {role} model needs calibration images",
+                f"set {config_section(role)}.model.calibration to an image folder "
+                "(build one with `ovr-alpr calib`)",
+            )
         calib = CalibrationSet.from_folder(spec.calibration, limit=CALIBRATION_MAX_IMAGES)
-        qkey = hashlib.sha256(f"{quant.key()}|{calib.sha256}|{spec.role}|{spec.fmt}".encode()).hexdigest()[:10]
+        qkey = hashlib.sha256(f"{quant.key()}|{calib.sha256}|{role}|{spec.fmt}".encode()).hexdigest()[:10]
         tag += f"-q{qkey}"
-    target = Path(output) if output else (
-        Path(cache_dir or default_cache_dir()) / "models" / f"{spec.role}-{source.stem}-{sha[:12]}-{tag}.onnx")
+    target = (
+        Path(output)
+        if output
+        else (
+            Path(cache_dir or default_cache_dir()) / "models" / f"{role}-{source.stem}-{sha[:12]}-{tag}.onnx"
+        )
+    )
     if output is None and target.is_file():
         log.debug("using cached %s", target)
         return target
 
-    log.info("deriving %s %s model from %s -> %s", spec.precision, spec.role, source.name, target)
+    log.info("deriving %s %s model from %s -> %s", spec.precision, role, source.name, target)
     derived = _derive(model, src_precision, spec, prune, calib, quant)
-    set_metadata(derived, ovr_alpr_source_sha256=sha, ovr_alpr_source=source.name, **{PRECISION_KEY: spec.precision})
+    set_metadata(
+        derived, ovr_alpr_source_sha256=sha, ovr_alpr_source=source.name, **{PRECISION_KEY: spec.precision}
+    )
     return save(derived, target)
 
 
-def _derive(model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune: bool, calib, quant) -> onnx.ModelProto:
+def _derive(
+    model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune: bool, calib, quant
+) -> onnx.ModelProto:
     if prune:
         model = prune_outputs(model, [model.graph.output[0].name])
     try:
@@ -147,11 +182,14 @@ def _derive(model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune
         if src_precision == "int8":
             return model
     except Exception as exc:
-        raise ModelError(f"{src_precision} -> {spec.precision} conversion failed: {str(exc).splitlines()[0][:160]}",
-                         "try --debug for the traceback") from exc
+        raise ModelError(
+            f"{src_precision} -> {spec.precision} conversion failed: {str(exc).splitlines()[0][:160]}",
+            "try --debug for the traceback",
+        ) from exc
     from .calibration import preprocess_for
     from .quantize import quantize_int8
 
     input_shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)
-    preprocess = preprocess_for(spec.role, input_shape, spec.fmt)
-    return quantize_int8(model, calib.batches(preprocess, spec.role), quant, calib.sha256)
+    role = canonical_role(spec.role)
+    preprocess = preprocess_for(role, input_shape, spec.fmt)
+    return quantize_int8(model, calib.batches(preprocess, role), quant, calib.sha256)

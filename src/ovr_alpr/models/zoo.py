@@ -41,3 +41,24 @@ def default_model_path(role: str) -> Path:
     if not path.is_file():
         raise ModelError(f"embedded {role} model {path} is missing", f"reinstall {package}")
     return path
+
+
+# the pipeline names roles after config sections; the model toolkit uses the short names
+ROLE_ALIASES = {
+    "plate_detector": "plate",
+    "vehicle_detector": "vehicle",
+    "plate": "plate",
+    "vehicle": "vehicle",
+    "ocr": "ocr",
+}
+CONFIG_SECTIONS = {"plate": "plate_detector", "vehicle": "vehicle_detector", "ocr": "ocr"}
+
+
+def canonical_role(role: str) -> str:
+    """`plate`, `vehicle` or `ocr` for a role or config-section name (unknown names pass through)."""
+    return ROLE_ALIASES.get(role, role)
+
+
+def config_section(role: str) -> str:
+    """The config key holding `role`'s model (`plate` -> `plate_detector`)."""
+    return CONFIG_SECTIONS.get(canonical_role(role), role)

@@ -11,5 +11,6 @@ def build_reader(cfg, cache_dir=None) -> PlateReader:
     from ..models.zoo import default_model_path
     from . import ppocr  # noqa: F401  (registers)
 
-    backend = load_backend(cfg.model, "ocr", default_model_path("ocr"), cache_dir=cache_dir)
-    return READERS.get(cfg.type)(backend, alphabet=cfg.alphabet)
+    default = None if cfg.model.path else default_model_path("ocr")
+    backend = load_backend(cfg.model, "ocr", default, cache_dir=cache_dir)
+    return READERS.get(cfg.type)(backend, alphabet=cfg.alphabet, variants=tuple(cfg.crop_variants))

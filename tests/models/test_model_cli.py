@@ -1,0 +1,113 @@
+"""`ovr-alpr models`, `export` and `validate` through the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from ovr_alpr.cli import main
+from ovr_alpr.config import AppConfig
+from ovr_alpr.models.convert import PRECISION_KEY, get_metadata, make_tiny_model, save
+from ovr_alpr.models.datasets import load_dataset
+from ovr_alpr.models.inventory import COLUMNS, format_table, models_table
+
+OPENALPR = Path(__file__).resolve().parents[3] / "shared" / "data" / "openalpr"
+needs_openalpr = pytest.mark.skipif(not OPENALPR.is_dir(), reason=f"{OPENALPR} (shared data) is not present")
+
+
+def test_models_table_for_the_default_config(tmp_path):
+    rows = models_table(AppConfig(cache_dir=str(tmp_path)))
+    assert [r["role"] for r in rows] == ["plate", "ocr"]
+    for row in rows:
+        assert set(COLUMNS) <= set(row)
+        assert row["backend"] == "onnxruntime"
+        assert row["provider"] == "CPUExecutionProvider"
+        assert len(row["sha256"]) == 12
+    plate, ocr = rows
+    assert plate["precision"] == "fp32" and plate["input_size"] == "640x640"
+    assert plate["engine_cache"].startswith("will derive fp16->fp32")
+    assert ocr["input_size"] == "dynamic"
+    text = format_table(rows)
+    assert "plate" in text and "ocr" in text
+
+
+def test_models_cli_json_lists_a_configured_vehicle_model(tmp_path, capsys):
+    model = save(make_tiny_model(), tmp_path / "veh.onnx")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"cache_dir: {tmp_path / 'cache'}\nvehicle_detector:\n  model:\n    path: {model}\n")
+    assert main(["models", "--config", str(cfg), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["role"] for r in rows] == ["plate", "vehicle", "ocr"]
+    assert rows[1]["file"] == str(model) and rows[1]["engine_cache"] == "uses source"
+
+
+def test_export_input_to_fp16_writes_a_tagged_file(tmp_path, capsys):
+    model = save(make_tiny_model(), tmp_path / "m.onnx")
+    out = tmp_path / "m16.onnx"
+    assert main(["export", "--input", str(model), "--to", "fp16", "-o", str(out)]) == 0
+    assert get_metadata(onnx.load(str(out)))[PRECISION_KEY] == "fp16"
+
+
+def test_export_rejects_wrong_combinations(tmp_path, capsys):
+    model = save(make_tiny_model(), tmp_path / "m.onnx")
+    assert main(["export", "--input", str(model), "--to", "onnx"]) != 0
+    assert main(["export", "--input", str(model), "--to", "int8", "-o", str(tmp_path / "q.onnx")]) != 0
+    assert "calibration" in capsys.readouterr().err
+
+
+def test_yolo_layout_dataset_is_read(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((100, 200, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text("2 0.5 0.5 0.5 0.2\n")
+    [sample] = load_dataset(tmp_path)
+    np.testing.assert_allclose(sample.boxes[0], [50, 40, 150, 60])
+    assert sample.class_ids.tolist() == [2]
+
+
+@needs_openalpr
+def test_validate_plate_writes_the_json_contract(tmp_path, capsys):
+    out = tmp_path / "v.json"
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"cache_dir: {tmp_path / 'cache'}\n")
+    code = main(
+        [
+            "validate",
+            "--model",
+            "plate",
+            "--precisions",
+            "fp32,fp16",
+            "--dataset",
+            str(OPENALPR),
+            "--limit",
+            "3",
+            "--config",
+            str(cfg),
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    report = json.loads(out.read_text())
+    assert report["model"] == "plate"
+    assert set(report["results"]) == {"fp32", "fp16"}
+    for res in report["results"].values():
+        assert 0.0 <= res["map50"] <= 1.0 and 0.0 <= res["recall"] <= 1.0 and res["ms"] > 0
+    assert code == (0 if report["passed"] else 1)
+    assert "map50" in capsys.readouterr().out
+
+
+@needs_openalpr
+def test_validate_ocr_reads_label_crops(tmp_path):
+    from ovr_alpr.models.validate import validate
+
+    report = validate(
+        AppConfig(cache_dir=str(tmp_path)), "ocr", ["fp32"], OPENALPR / "eu", limit=3, progress=False
+    )
+    res = report["results"]["fp32"]
+    assert 0.0 <= res["exact"] <= 1.0 and res["reads"] == 3
