@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..detect.ops import iou_matrix
+from ..evaluation.metrics import match_boxes
+from ..events.normalize import normalize_text as normalise_plate
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), dtype=np.float32)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+__all__ = ["DetectionTally", "average_precision", "iou_matrix", "match_detections", "normalise_plate"]
 
 
 def match_detections(
     det_xyxy: np.ndarray, det_conf: np.ndarray, gt_xyxy: np.ndarray, iou_threshold: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy COCO-style matching, most confident detection first.
+    """Greedy COCO-style matching, most confident detection first (`evaluation.metrics.match_boxes`).
 
     Returns:
         tp: bool (N,) per detection (in the order given), True when it matched a still-unmatched label.
         matched_conf: float (M,) per label, confidence of the detection that matched it (-1 = none).
     """
-    tp = np.zeros(len(det_xyxy), dtype=bool)
-    matched_conf = np.full(len(gt_xyxy), -1.0, dtype=np.float32)
-    if len(det_xyxy) == 0 or len(gt_xyxy) == 0:
-        return tp, matched_conf
-    ious = iou_matrix(det_xyxy, gt_xyxy)
-    taken = np.zeros(len(gt_xyxy), dtype=bool)
-    for i in np.argsort(-det_conf, kind="stable"):
-        cand = np.where(~taken, ious[i], -1.0)
-        j = int(cand.argmax())
-        if cand[j] >= iou_threshold:
-            taken[j] = True
-            tp[i] = True
-            matched_conf[j] = det_conf[i]
+    det_conf = np.asarray(det_conf, dtype=np.float32).reshape(-1)
+    matched = match_boxes(det_xyxy, det_conf, gt_xyxy, iou_threshold)
+    tp = np.zeros(len(det_conf), dtype=bool)
+    tp[matched[matched >= 0]] = True
+    matched_conf = np.full(len(matched), -1.0, dtype=np.float32)
+    matched_conf[matched >= 0] = det_conf[matched[matched >= 0]]
     return tp, matched_conf
 
 
@@ -114,8 +100,3 @@ class DetectionTally:
         """Fraction of labels matched (IoU >= 0.5) by a detection scoring at least `conf_threshold`."""
         hits = np.concatenate(self.label_hit_conf) if self.label_hit_conf else np.empty(0)
         return float((hits >= conf_threshold).mean()) if len(hits) else float("nan")
-
-
-def normalise_plate(text: str) -> str:
-    """Upper-case alphanumerics only (separators and spaces dropped), as the reader returns them."""
-    return re.sub(r"[^A-Z0-9]", "", text.upper())
