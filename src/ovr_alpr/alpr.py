@@ -66,7 +66,7 @@ class Alpr:
         names = getattr(self.finder.vehicle_detector, "class_names", {})
         out = []
         for i, t in enumerate(texts):
-            norm = self.normalizer(t.text)
+            norm = self.normalizer(t)  # the whole read: format repair weighs its probabilities
             v = int(plates.data["vehicle_index"][i])
             out.append(
                 PlateRead(

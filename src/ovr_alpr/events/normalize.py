@@ -1,4 +1,4 @@
-"""Normalise plate text (upper-case alphanumerics) and validate it against configured region patterns."""
+"""Normalise plate text (A-Z0-9), repair it to a configured plate format, find its region."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from ..config import EventsConfig
+from ..ocr.base import PlateText
+from ..ocr.formats import FormatBank
 
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 
@@ -23,17 +25,35 @@ class NormalizedPlate:
 
 
 class PlateNormalizer:
-    """Normalises a read and finds the first region whose pattern it matches.
+    """Normalises a read, repairs it to a plate format, and finds its region.
 
-    A read that matches no region is `valid` only if `allow_unknown_region`.
+    With `cfg.formats` set, a read that fits none of the templates is repaired to the likeliest one it can be
+    made to fit (look-alike swaps, a dropped character; see `ocr.formats.FormatBank`) and takes that
+    template's region; pass the `PlateText` rather than its text so the repair can weigh the reader's
+    per-character probabilities. Otherwise (or when no repair exists) the first region whose `cfg.regions`
+    pattern matches is taken. A read that matches no region is `valid` only if `allow_unknown_region`.
+
+    Example:
+        >>> norm = PlateNormalizer(EventsConfig(formats={"it": ["LLDDDLL"]}))
+        >>> norm("ab 123 c0")
+        NormalizedPlate(text='AB123CO', region='it', valid=True)
     """
 
     def __init__(self, cfg: EventsConfig) -> None:
         self.patterns = [(name, re.compile(p)) for name, p in cfg.regions.items()]
         self.allow_unknown = cfg.allow_unknown_region
+        self.formats = FormatBank(cfg.formats)
 
-    def __call__(self, text: str) -> NormalizedPlate:
-        norm = normalize_text(text)
+    def __call__(self, read: str | PlateText) -> NormalizedPlate:
+        raw = read if isinstance(read, str) else read.text
+        norm = normalize_text(raw)
+        if self.formats:
+            confidences = alternatives = None
+            if isinstance(read, PlateText) and norm == raw:  # per-character data lines up with the text
+                confidences, alternatives = read.char_confidences, read.char_alternatives
+            repair = self.formats.repair(norm, confidences, alternatives)
+            if repair is not None:
+                return NormalizedPlate(repair.text, repair.region, True)
         for name, pattern in self.patterns:
             if pattern.fullmatch(norm):
                 return NormalizedPlate(norm, name, True)

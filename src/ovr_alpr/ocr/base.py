@@ -18,11 +18,14 @@ class PlateText:
         text: upper-case alphanumerics as read (separators dropped).
         confidence: mean per-character probability, 0..1 (0 for an empty read).
         char_confidences: probability of each character of `text`.
+        char_alternatives: per character of `text`, the runner-up characters and their probabilities
+            (highest first), where the reader gives them; used to repair reads to a plate format.
     """
 
     text: str
     confidence: float
     char_confidences: tuple[float, ...] = ()
+    char_alternatives: tuple[tuple[tuple[str, float], ...], ...] = ()
 
 
 class PlateReader(Protocol):

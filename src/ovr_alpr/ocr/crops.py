@@ -13,7 +13,7 @@ def crop_plate(image: np.ndarray, xyxy: np.ndarray, pad_x: float = 0.04, pad_y: 
     bw, bh = x2 - x1, y2 - y1
     cx1, cy1 = int(max(0, x1 - pad_x * bw)), int(max(0, y1 - pad_y * bh))
     cx2, cy2 = int(min(w, x2 + pad_x * bw + 0.5)), int(min(h, y2 + pad_y * bh + 0.5))
-    return image[cy1:max(cy2, cy1 + 1), cx1:max(cx2, cx1 + 1)]
+    return image[cy1 : max(cy2, cy1 + 1), cx1 : max(cx2, cx1 + 1)]
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -22,8 +22,9 @@ def sharpness(crop: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
-def quality_score(crop: np.ndarray, detection_confidence: float, full_width_px: float = 160.0,
-                  full_sharpness: float = 400.0) -> float:
+def quality_score(
+    crop: np.ndarray, detection_confidence: float, full_width_px: float = 160.0, full_sharpness: float = 400.0
+) -> float:
     """0..1 score of how good a shot of a plate is: width (saturating at `full_width_px`),
     sharpness (saturating at `full_sharpness`) and detector confidence, multiplied."""
     width = min(crop.shape[1] / full_width_px, 1.0)

@@ -10,6 +10,7 @@ import numpy as np
 from ..backends.base import InferenceBackend
 from ..errors import ModelError
 from .base import READERS, PlateText
+from .variants import DEFAULT_VARIANTS, VARIANTS, crop_variants
 
 # Characters that may appear between plate groups; read, then dropped from the text.
 SEPARATORS = " -·.:"
@@ -21,8 +22,10 @@ def charset_from_backend(backend: InferenceBackend) -> list[str]:
     meta = session.get_modelmeta().custom_metadata_map if session is not None else {}
     chars = getattr(backend, "charset", None) or meta.get("character")
     if not chars:
-        raise ModelError(f"OCR model {backend.model_path} has no 'character' list in its metadata",
-                         "use a PP-OCR rec model exported with its dictionary (e.g. rapidocr's)")
+        raise ModelError(
+            f"OCR model {backend.model_path} has no 'character' list in its metadata",
+            "use a PP-OCR rec model exported with its dictionary (e.g. rapidocr's)",
+        )
     lines = chars.splitlines() if isinstance(chars, str) else list(chars)
     return ["<blank>", *lines, " "]
 
@@ -34,17 +37,35 @@ class PPOCRReader:
     Only `alphabet` characters (and separators) may win a CTC step: letters are read case-insensitively
     (upper- and lower-case probabilities are summed), everything else (e.g. CJK) is masked out.
 
+    Each crop is read as several `variants` (see `ocr.variants`: the crop as cut, or cut down to its line of
+    characters) in one batch, and the most confident read with at least `min_chars` characters is kept
+    (the most confident read at all when none has that many).
+
     Args:
         backend: the loaded rec model, input [N, 3, 48, W].
         alphabet: characters a plate may contain.
         max_width: widest input in px (48 px high); wider crops are squeezed.
+        variants: crop variants read per crop (`("full",)`: the crop only, one read).
+        min_chars: reads shorter than this lose to any longer read of another variant.
     """
 
-    def __init__(self, backend: InferenceBackend, alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                 height: int = 48, max_width: int = 320) -> None:
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        height: int = 48,
+        max_width: int = 320,
+        variants: tuple[str, ...] | list[str] = DEFAULT_VARIANTS,
+        min_chars: int = 4,
+    ) -> None:
         self.backend = backend
         self.height = height
         self.max_width = max_width
+        unknown = set(variants) - set(VARIANTS)
+        if unknown:
+            raise ValueError(f"unknown OCR crop variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+        self.variants = tuple(variants) or ("full",)
+        self.min_chars = min_chars
         charset = charset_from_backend(backend)
         index = {c: i for i, c in enumerate(charset)}
         out_chars = list(dict.fromkeys(alphabet.upper()))
@@ -64,6 +85,7 @@ class PPOCRReader:
         for j, ids in enumerate(sources):
             self._gather[ids, j] = 1.0
         self._labels = np.array(labels, dtype=object)
+        self._is_char = self._labels != ""
 
     def _prepare(self, crop: np.ndarray, width: int) -> np.ndarray:
         h, w = crop.shape[:2]
@@ -79,23 +101,49 @@ class PPOCRReader:
     def read_batch(self, crops: list[np.ndarray]) -> list[PlateText]:
         if not crops:
             return []
+        if self.variants == ("full",):
+            return self._read_crops(crops)
+        groups = [crop_variants(c, self.variants) for c in crops]
+        reads = self._read_crops([v for g in groups for v in g])
+        out, start = [], 0
+        for g in groups:
+            options = reads[start : start + len(g)]
+            start += len(g)
+            out.append(max(options, key=lambda r: (len(r.text) >= self.min_chars, r.confidence)))
+        return out
+
+    def _read_crops(self, crops: list[np.ndarray]) -> list[PlateText]:
         ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
         width = min(self.max_width, max(self.height * 4, math.ceil(self.height * max(ratios))))
         batch = np.stack([self._prepare(c, width) for c in crops])
         probs = self.backend(batch)[0].astype(np.float32)  # (N, T, classes)
         return [self._decode(p) for p in probs]
 
-    def _decode(self, probs: np.ndarray) -> PlateText:
+    def _decode(
+        self, probs: np.ndarray, n_alternatives: int = 3, min_alternative_p: float = 1e-4
+    ) -> PlateText:
         kept = probs @ self._gather  # (T, kept classes)
         best = kept.argmax(axis=1)
         best_p = kept[np.arange(len(best)), best]
         new = np.ones(len(best), dtype=bool)
         new[1:] = best[1:] != best[:-1]
-        emit = new & (best != 0)
-        chars = self._labels[best[emit]]
-        p = best_p[emit]
-        keep = chars != ""
-        text = "".join(chars[keep])
-        char_p = tuple(float(x) for x in p[keep])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(best))
+        chars, char_p, alternatives = [], [], []
+        for t0, t1 in zip(starts, ends, strict=True):
+            cls = best[t0]
+            if cls == 0 or not self._is_char[cls]:
+                continue
+            chars.append(self._labels[cls])
+            char_p.append(float(best_p[t0]))
+            # runner-ups over the frames of this character: what else the model saw there
+            span = kept[t0:t1].max(axis=0)
+            span[0] = 0.0
+            span[~self._is_char] = 0.0
+            span[cls] = 0.0
+            top = np.argsort(-span)[:n_alternatives]
+            alternatives.append(
+                tuple((str(self._labels[j]), float(span[j])) for j in top if span[j] >= min_alternative_p)
+            )
         conf = float(np.mean(char_p)) if char_p else 0.0
-        return PlateText(text, conf, char_p)
+        return PlateText("".join(chars), conf, tuple(char_p), tuple(alternatives))
