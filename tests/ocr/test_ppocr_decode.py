@@ -38,5 +38,5 @@ def test_batch_input_shape(fake_backend):
 
     reader = PPOCRReader(fake_backend(run, input_shape=(-1, 3, 48, -1), charset="\n".join(CHARS)))
     reads = reader.read_batch([np.zeros((30, 150, 3), np.uint8), np.zeros((40, 80, 3), np.uint8)])
-    assert seen["shape"] == (2, 3, 48, 240)  # widest crop: 150/30*48 = 240 px
+    assert seen["shape"] == (2, 3, 48, 256)  # widest crop: 150/30*48 = 240 px, rounded up to a 64 px step
     assert [r.text for r in reads] == ["", ""]

@@ -61,7 +61,7 @@ class EventBuilder:
 
     def build(self, state: TrackState, read: PlateText) -> PlateEvent | None:
         """The event for a final read, or None if it is invalid for every region or a duplicate."""
-        norm = self.normalizer(read.text)
+        norm = self.normalizer(read)
         if not norm.valid:
             self.counters.invalid += 1
             log.debug("track %s: %r matches no region, dropped", state.track_id, norm.text)

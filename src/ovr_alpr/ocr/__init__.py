@@ -13,4 +13,7 @@ def build_reader(cfg, cache_dir=None) -> PlateReader:
 
     default = None if cfg.model.path else default_model_path("ocr")
     backend = load_backend(cfg.model, "ocr", default, cache_dir=cache_dir)
-    return READERS.get(cfg.type)(backend, alphabet=cfg.alphabet, variants=tuple(cfg.crop_variants))
+    reader = READERS.get(cfg.type)(backend, alphabet=cfg.alphabet, variants=tuple(cfg.crop_variants))
+    if hasattr(reader, "warmup"):
+        reader.warmup()
+    return reader

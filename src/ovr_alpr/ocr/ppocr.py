@@ -61,6 +61,7 @@ class PPOCRReader:
         self.backend = backend
         self.height = height
         self.max_width = max_width
+        self.width_step = 64
         unknown = set(variants) - set(VARIANTS)
         if unknown:
             raise ValueError(f"unknown OCR crop variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
@@ -112,9 +113,17 @@ class PPOCRReader:
             out.append(max(options, key=lambda r: (len(r.text) >= self.min_chars, r.confidence)))
         return out
 
+    def warmup(self) -> None:
+        """Run every input width once (one plate's variants per batch), so no shape is first seen live."""
+        for width in range(self.height * 4, self.max_width + 1, self.width_step):
+            n = max(1, len(getattr(self, "variants", ()) or ()))
+            self.backend(np.zeros((n, 3, self.height, width), dtype=np.float32))
+
     def _read_crops(self, crops: list[np.ndarray]) -> list[PlateText]:
         ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
         width = min(self.max_width, max(self.height * 4, math.ceil(self.height * max(ratios))))
+        # a few fixed widths: GPU backends (torch/cuDNN, TensorRT profiles) pay for every new input shape
+        width = min(self.max_width, -(-width // self.width_step) * self.width_step)
         batch = np.stack([self._prepare(c, width) for c in crops])
         probs = self.backend(batch)[0].astype(np.float32)  # (N, T, classes)
         return [self._decode(p) for p in probs]
