@@ -59,6 +59,16 @@ def synthetic_calibration(cache_dir: Path, n: int = SYNTHETIC_CALIBRATION_IMAGES
     return folder
 
 
+def _is_embedded_plate_model(source: Path) -> bool:
+    """Synthetic calibration was validated for the embedded plate model only; others need real images."""
+    from .zoo import default_model_path
+
+    try:
+        return Path(source).resolve() == default_model_path("plate").resolve()
+    except ModelError:
+        return False
+
+
 def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "ovr-alpr"
 
@@ -163,7 +173,7 @@ def derive_onnx(
         from .calibration import CalibrationSet
 
         calibration = spec.calibration
-        if not calibration and role == "plate":
+        if not calibration and role == "plate" and _is_embedded_plate_model(source):
             calibration = str(synthetic_calibration(Path(cache_dir or default_cache_dir())))
         if not calibration:
             raise ModelError(
