@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a clip of vehicles with rendered plates moving through the frame."""
         from .clip import make_clip
+        from .plates import STYLES
 
+        if style not in STYLES:
+            raise ConfigError(f"unknown plate style {style!r}", f"use one of: {', '.join(STYLES)}")
         try:
             manifest = make_clip(
                 out,

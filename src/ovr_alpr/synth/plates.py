@@ -1,9 +1,15 @@
 """Rendered licence plates (EU and US looks) and plausible plate strings, for tests, demos and benchmarks.
 
 Glyphs come from Pillow's embedded scalable font (``ImageFont.load_default(size=...)``), so rendering needs no
-system fonts. Generated texts never contain the letters ``I``, ``O`` and ``Q``: many registries leave them
-out for the same reason we do, they are easily confused with ``1`` and ``0`` by a reader, and a test that
-asks the OCR for an exact match should fail on the reader's mistakes, not on an unreadable ground truth.
+system fonts.
+
+Generated texts avoid characters a reader cannot tell apart, so that a test asking the OCR for an exact
+match fails on the reader's mistakes, not on an ambiguous ground truth:
+
+- the letters ``I``, ``O`` and ``Q`` never occur (many registries leave them out for the same reason);
+- a ``0`` never touches a letter: PP-OCR reads a ``0`` next to letters as ``O`` (measured: ``VV000F`` read
+  as ``VV00OF`` in every frame), while a ``0`` inside a digit group is read right;
+- ``0`` is drawn narrower than the font's, which is as round as its ``O``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 PLATE_DIGITS = "0123456789"
 
 # Layouts of real registrations: L is a letter, 9 a digit.
-_EU_FORMATS = ("LL999LL", "LL99LLL", "LLL999", "LL9999", "LLL9999", "L999LLL", "LLL99L", "LL999L")
+_EU_FORMATS = ("LL999LL", "LL99LLL", "LLL999", "LL9999", "LLL9999", "L999LLL", "LLL99L", "LL999", "LLLL9999")
 _US_FORMATS = ("9LLL999", "LLL9999", "LLL999", "999LLL", "LL99999", "9LL9999")
 
 #: Canonical plate sizes in pixels (width, height): EU 520x110 mm (~4.7:1) and US 12x6 in (2:1).
@@ -31,10 +37,11 @@ PLATE_SIZE_PX: dict[str, tuple[int, int]] = {"eu": (520, 112), "us": (300, 150)}
 
 _EU_BAND_BLUE_BGR = (153, 51, 0)
 _STAR_YELLOW_BGR = (0, 204, 255)
+_ZERO_WIDTH = 0.8  # of the font's 0, which is as round as its O
 
 
 def random_plate_text(rng: np.random.Generator, style: str = "eu") -> str:
-    """A plausible registration of 5-8 characters for ``style``, without ``I``, ``O`` or ``Q``.
+    """A plausible registration of 5-8 characters for ``style`` (no ``I``/``O``/``Q``, no ``0`` by a letter).
 
     Args:
         rng: source of randomness; the same generator state gives the same text.
@@ -42,16 +49,18 @@ def random_plate_text(rng: np.random.Generator, style: str = "eu") -> str:
 
     Example:
         >>> random_plate_text(np.random.default_rng(0), "eu")  # doctest: +SKIP
-        'KX412PB'
+        'RM330'
     """
     formats = _formats(style)
     layout = formats[int(rng.integers(len(formats)))]
-    chars = [
-        PLATE_LETTERS[int(rng.integers(len(PLATE_LETTERS)))]
-        if slot == "L"
-        else PLATE_DIGITS[int(rng.integers(len(PLATE_DIGITS)))]
-        for slot in layout
-    ]
+    chars = []
+    for i, slot in enumerate(layout):
+        if slot == "L":
+            chars.append(PLATE_LETTERS[int(rng.integers(len(PLATE_LETTERS)))])
+            continue
+        touches_letter = "L" in layout[max(0, i - 1) : i] + layout[i + 1 : i + 2]
+        digits = PLATE_DIGITS[1:] if touches_letter else PLATE_DIGITS
+        chars.append(digits[int(rng.integers(len(digits)))])
     return "".join(chars)
 
 
@@ -91,26 +100,53 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return font
 
 
-def _text_layer(text: str, box_w: int, box_h: int, stroke: int, condense: float = 1.0) -> np.ndarray:
-    """Float mask in 0..1 of ``text`` filling a ``box_w`` x ``box_h`` area (glyphs squeezed to fit)."""
+def _text_layer(
+    text: str, box_w: int, box_h: int, stroke: int, condense: float = 1.0, group_gap: float = 0.0
+) -> np.ndarray:
+    """Float mask in 0..1 of ``text`` filling a ``box_w`` x ``box_h`` area (glyphs squeezed to fit).
+
+    Characters are laid out one by one: ``0`` is drawn narrower than the font's, which is as round as
+    an ``O`` (the OCR read ``00`` as ``OO`` on some plates), and a gap of ``group_gap`` glyph heights
+    separates letter groups from digit groups, as on real plates.
+    """
     size = 4 * box_h
-    font = _font(size)
     stroke_px = max(1, round(stroke * size / box_h))
-    left, top, right, bottom = font.getbbox(text, stroke_width=stroke_px)
-    canvas = Image.new("L", (right - left + 8, bottom - top + 8), 0)
-    ImageDraw.Draw(canvas).text(
-        (4 - left, 4 - top), text, font=font, fill=255, stroke_width=stroke_px, stroke_fill=255
-    )
-    glyphs = np.asarray(canvas)
-    ys, xs = np.nonzero(glyphs)
-    glyphs = glyphs[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = glyphs.shape
-    out_w = min(box_w, round(w * box_h / h * condense))
-    resized = cv2.resize(glyphs, (out_w, box_h), interpolation=cv2.INTER_AREA)
+    glyphs = [_glyph(ch, size, stroke_px) for ch in text]
+    top = min(g[1] for g in glyphs)
+    bottom = max(g[1] + g[0].shape[0] for g in glyphs)
+    cap_h = bottom - top
+    gap = round(0.1 * cap_h)
+    columns: list[np.ndarray] = []
+    for i, (ch, (mask, y0)) in enumerate(zip(text, glyphs, strict=True)):
+        if i:
+            grouped = ch.isdigit() != text[i - 1].isdigit()
+            columns.append(np.zeros((cap_h, gap + (round(group_gap * cap_h) if grouped else 0)), np.uint8))
+        width = max(1, round(mask.shape[1] * condense * (_ZERO_WIDTH if ch == "0" else 1.0)))
+        column = np.zeros((cap_h, width), np.uint8)
+        column[y0 - top : y0 - top + mask.shape[0]] = cv2.resize(
+            mask, (width, mask.shape[0]), interpolation=cv2.INTER_AREA
+        )
+        columns.append(column)
+    line = np.hstack(columns)
+    out_w = min(box_w, round(line.shape[1] * box_h / cap_h))
+    resized = cv2.resize(line, (out_w, box_h), interpolation=cv2.INTER_AREA)
     layer = np.zeros((box_h, box_w), np.float32)
     x0 = (box_w - out_w) // 2
     layer[:, x0 : x0 + out_w] = resized.astype(np.float32) / 255.0
     return layer
+
+
+@lru_cache(maxsize=256)
+def _glyph(ch: str, size: int, stroke_px: int) -> tuple[np.ndarray, int]:
+    """Ink of one character cropped to its box, and the box's top relative to a shared baseline."""
+    font = _font(size)
+    canvas = Image.new("L", (2 * size, 2 * size), 0)
+    ImageDraw.Draw(canvas).text(
+        (size // 2, size // 2), ch, font=font, fill=255, stroke_width=stroke_px, stroke_fill=255
+    )
+    ink = np.asarray(canvas)
+    ys, xs = np.nonzero(ink)
+    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy(), int(ys.min())
 
 
 def _ink(plate: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, int, int]) -> None:
@@ -155,7 +191,8 @@ def _render_eu(text: str, rng: np.random.Generator) -> np.ndarray:
     _rim(plate, ink, 4, 1)
     margin_x, margin_y = round(0.03 * w), round(0.16 * h)
     box_w, box_h = w - band_w - 2 * margin_x, h - 2 * margin_y
-    mask = _text_layer(text, box_w, box_h, stroke=2, condense=0.95)
+    gap = float(rng.choice([0.0, 0.3]))
+    mask = _text_layer(text, box_w, box_h, stroke=2, condense=0.95, group_gap=gap)
     _ink(plate, mask, band_w + margin_x, margin_y, ink)
     return plate
 

@@ -36,10 +36,12 @@ class VehicleSprite:
         image: BGRA uint8 (H, W, 4); alpha is 0 outside the vehicle and partial in its ground shadow.
         plate_quad_px: float32 (4, 2) plate corners in sprite pixels: top-left, top-right, bottom-right,
             bottom-left.
+        body_colour_bgr: the paint, before shading.
     """
 
     image: np.ndarray
     plate_quad_px: np.ndarray
+    body_colour_bgr: tuple[int, int, int]
 
 
 def render_vehicle(
@@ -67,7 +69,7 @@ def render_vehicle(
     width, height = int(np.ceil(body_w * 1.04)), int(np.ceil(body_h + shadow_h))
     x0 = (width - body_w) / 2
     colour = BODY_COLOURS_BGR[int(rng.integers(len(BODY_COLOURS_BGR)))]
-    colour = tuple(int(np.clip(c * rng.uniform(0.92, 1.06), 0, 255)) for c in colour)
+    colour = tuple(int(np.clip(c * rng.uniform(0.92, 1.06), 0, 255)) for c in colour)  # type: ignore[assignment]
     dark = _mix(colour, (20, 20, 20), 0.55)
     light = _mix(colour, (255, 255, 255), 0.35)
 
@@ -85,77 +87,82 @@ def render_vehicle(
     def by(fy: float) -> float:
         return fy * body_h
 
+    def box(fx0: float, fy0: float, fx1: float, fy1: float, radius: float) -> np.ndarray:
+        """Rounded rectangle in body fractions (x of width, y of height); radius in body widths."""
+        return _rounded_rect(bx(fx0), by(fy0), bx(fx1), by(fy1), radius * body_w)
+
+    def trapezoid(fy0: float, half0: float, fy1: float, half1: float) -> np.ndarray:
+        corners = [(0.5 - half0, fy0), (0.5 + half0, fy0), (0.5 + half1, fy1), (0.5 - half1, fy1)]
+        return np.array([[bx(fx), by(fy)] for fx, fy in corners], np.float32)
+
     # Ground shadow, then wheels, so the body covers their tops.
     shadow = cv2.ellipse2Poly(
-        (round(width / 2 * _SCALE), round((body_h - 0.01 * body_h) * _SCALE)),
+        (round(width / 2 * _SCALE), round(0.99 * body_h * _SCALE)),
         (round(0.52 * body_w * _SCALE), round(1.6 * shadow_h * _SCALE)),
         0,
         0,
         360,
         8,
-    ).astype(np.float32) / _SCALE
-    fill(shadow, (10, 10, 10), 110)
-    wheel_w, wheel_top = 0.14, 0.78
+    )
+    fill(shadow.astype(np.float32) / _SCALE, (10, 10, 10), 110)
+    wheel_w = 0.14
     for fx in (0.05, 1 - 0.05 - wheel_w):
-        fill(_rounded_rect(bx(fx), by(wheel_top), bx(fx + wheel_w), by(1.0), 0.02 * body_w), (22, 22, 24))
+        fill(box(fx, 0.78, fx + wheel_w, 1.0, 0.02), (22, 22, 24))
 
-    # Cabin: a trapezoid narrower at the roof, glass inset in it.
+    # Cabin: a trapezoid narrower at the roof, glass inset in it, the upper half catching the sky.
     roof = rng.uniform(0.02, 0.08)
     waist = rng.uniform(0.40, 0.46)
     top_half, bottom_half = rng.uniform(0.30, 0.35), rng.uniform(0.43, 0.46)
-    cabin = np.array(
-        [
-            [bx(0.5 - top_half), by(roof)],
-            [bx(0.5 + top_half), by(roof)],
-            [bx(0.5 + bottom_half), by(waist + 0.03)],
-            [bx(0.5 - bottom_half), by(waist + 0.03)],
-        ],
-        np.float32,
-    )
-    fill(cabin, colour)
+    fill(trapezoid(roof, top_half, waist + 0.03, bottom_half), colour)
     glass_colour = (int(rng.integers(40, 70)), int(rng.integers(40, 60)), int(rng.integers(30, 50)))
-    glass = cabin + np.array([[0.035, 0.03], [-0.035, 0.03], [-0.03, -0.035], [0.03, -0.035]]) * [
-        body_w,
-        body_h,
-    ]
-    fill(glass.astype(np.float32), glass_colour)
-    sheen = np.array([glass[0], glass[1], (glass[1] + glass[2]) / 2, (glass[0] + glass[3]) / 2], np.float32)
-    fill(sheen, _mix(glass_colour, (255, 255, 255), 0.12))
+    fill(trapezoid(roof + 0.03, top_half - 0.035, waist - 0.005, bottom_half - 0.03), glass_colour)
+    mid = (roof + 0.03 + waist - 0.005) / 2
+    fill(
+        trapezoid(roof + 0.03, top_half - 0.035, mid, (top_half + bottom_half) / 2 - 0.0325),
+        _mix(glass_colour, (255, 255, 255), 0.12),
+    )
     if view == "front":
         for side in (-1, 1):
             mx = 0.5 + side * (bottom_half + 0.045)
-            fill(_rounded_rect(bx(mx - 0.04), by(waist - 0.08), bx(mx + 0.04), by(waist - 0.01), 4), dark)
+            fill(box(mx - 0.04, waist - 0.08, mx + 0.04, waist - 0.01, 0.0075), dark)
 
-    # Lower body with a lighter shoulder line and a darker bumper.
-    fill(_rounded_rect(bx(0.0), by(waist), bx(1.0), by(0.93), 0.06 * body_w), colour)
-    fill(_rounded_rect(bx(0.01), by(waist), bx(0.99), by(waist + 0.025), 0.01 * body_w), light)
-    bumper_colour = dark if rng.random() < 0.6 else _mix(colour, (0, 0, 0), 0.2)
-    fill(_rounded_rect(bx(0.02), by(0.80), bx(0.98), by(0.93), 0.03 * body_w), bumper_colour)
-
-    lamp_top, lamp_bottom = waist + 0.06, waist + rng.uniform(0.14, 0.18)
+    # Lower body with a lighter shoulder line; the bumper below the plate.
+    fill(box(0.0, waist, 1.0, 0.93, 0.06), colour)
+    fill(box(0.01, waist, 0.99, waist + 0.025, 0.01), light)
+    bumper_colour = dark if rng.random() < 0.5 else _mix(colour, (0, 0, 0), 0.15)
+    fill(box(0.02, 0.81, 0.98, 0.93, 0.03), bumper_colour)
+    lamp_top, lamp_bottom = waist + 0.05, waist + rng.uniform(0.14, 0.17)
     lamp_w = rng.uniform(0.17, 0.23)
     if view == "rear":
         lamp, lamp_inner = (30, 30, 190), (60, 70, 235)
+        fill(box(0.1, 0.895, 0.9, 0.925, 0.004), (28, 28, 30))  # diffuser
+        fill(box(0.05, lamp_bottom + 0.03, 0.95, lamp_bottom + 0.04, 0.002), dark)  # boot line
     else:
         lamp, lamp_inner = (215, 220, 225), (250, 252, 252)
-        grille = _rounded_rect(bx(0.5 - 0.22), by(lamp_top + 0.01), bx(0.5 + 0.22), by(lamp_bottom), 6)
-        fill(grille, (30, 30, 32))
+        fill(box(0.28, lamp_top + 0.01, 0.72, lamp_bottom, 0.011), (30, 30, 32))  # grille
         for k in range(1, 4):
             gy = lamp_top + 0.01 + k * (lamp_bottom - lamp_top - 0.01) / 4
-            fill(_rounded_rect(bx(0.29), by(gy - 0.006), bx(0.71), by(gy + 0.006), 1), (70, 70, 72))
+            fill(box(0.29, gy - 0.006, 0.71, gy + 0.006, 0.002), (70, 70, 72))
+        fill(box(0.25, 0.84, 0.75, 0.91, 0.02), (26, 26, 28))  # air intake
+        for fx in (0.08, 0.84):
+            fill(box(fx, 0.845, fx + 0.08, 0.885, 0.006), (190, 200, 205))  # fog lamps
     for fx in (0.03, 0.97 - lamp_w):
-        fill(_rounded_rect(bx(fx), by(lamp_top), bx(fx + lamp_w), by(lamp_bottom), 0.02 * body_w), lamp)
-        fill(
-            _rounded_rect(bx(fx + 0.02), by(lamp_top + 0.02), bx(fx + lamp_w - 0.02), by(lamp_bottom - 0.02), 3),
-            lamp_inner,
-        )
+        fill(box(fx, lamp_top, fx + lamp_w, lamp_bottom, 0.02), lamp)
+        fill(box(fx + 0.02, lamp_top + 0.02, fx + lamp_w - 0.02, lamp_bottom - 0.02, 0.006), lamp_inner)
 
-    # The plate, centred on the bumper, with a thin dark recess around it.
+    # The plate, centred below the lights, in a light holder: a plate outlined only by its dark rim merges
+    # with a dark body and the detector then misses it (measured: recall 0.55 on black cars, 1.0 with one).
+    # Plates mounted low, at the body's bottom edge, were also found less often than at ~0.7 of its height.
     plate_h_px = plate_width_px * plate.shape[0] / plate.shape[1]
-    px0 = round(width / 2 - plate_width_px / 2)
-    py0 = round(by(0.865) - plate_h_px / 2)
     pw, ph = round(plate_width_px), round(plate_h_px)
-    fill(_rounded_rect(px0 - 4, py0 - 4, px0 + pw + 4, py0 + ph + 4, 3), (25, 25, 25))
+    px0 = round(width / 2 - plate_width_px / 2)
+    py0 = round(by(rng.uniform(0.70, 0.74)) - plate_h_px / 2)
+    recess = _rounded_rect(
+        px0 - 0.04 * body_w, py0 - 0.03 * body_h, px0 + pw + 0.04 * body_w, py0 + ph + 0.03 * body_h, 6
+    )
+    fill(recess, _mix(colour, (0, 0, 0), 0.12))
+    holder = int(rng.integers(150, 200))
+    fill(_rounded_rect(px0 - 4, py0 - 4, px0 + pw + 4, py0 + ph + 4, 3), (holder, holder, holder + 3))
     bgr[py0 : py0 + ph, px0 : px0 + pw] = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
     alpha[py0 : py0 + ph, px0 : px0 + pw] = 255
     quad = np.array([[px0, py0], [px0 + pw, py0], [px0 + pw, py0 + ph], [px0, py0 + ph]], np.float32)
@@ -163,11 +170,11 @@ def render_vehicle(
     # Soft top-to-bottom light falloff over the whole body.
     falloff = np.linspace(1.04, 0.86, height, dtype=np.float32)[:, None, None]
     bgr = np.clip(bgr.astype(np.float32) * falloff, 0, 255).astype(np.uint8)
-    return VehicleSprite(np.dstack([bgr, alpha]), quad)
+    return VehicleSprite(np.dstack([bgr, alpha]), quad, colour)
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def _rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float) -> np.ndarray:
@@ -180,6 +187,7 @@ def _rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float) -> np.nd
         (x1 - r, y0 + r, 3 * np.pi / 2),
     ]
     pts = [
-        np.stack([cx + r * np.cos(start + arc), cy + r * np.sin(start + arc)], axis=1) for cx, cy, start in corners
+        np.stack([cx + r * np.cos(start + arc), cy + r * np.sin(start + arc)], axis=1)
+        for cx, cy, start in corners
     ]
     return np.concatenate(pts).astype(np.float32)
