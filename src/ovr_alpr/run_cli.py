@@ -175,9 +175,11 @@ def register(app: typer.Typer) -> None:
             stats_json.parent.mkdir(parents=True, exist_ok=True)
             stats_json.write_text(json.dumps(stats, indent=2))
         if stats["undelivered"]:
-            raise SinkError(f"{stats['undelivered']} event(s) could not be delivered before the drain timeout",
-                            f"they are kept in {Path(cfg.output_dir) / 'spool'} and re-sent by the next run; "
-                            "check that the broker is reachable")
+            raise SinkError(
+                f"{stats['undelivered']} event(s) not delivered before the drain timeout",
+                f"they are kept in {Path(cfg.output_dir) / 'spool'} and re-sent by the next run; "
+                "check that the broker is reachable",
+            )
 
 
 def _print_events(pipeline) -> None:

@@ -1,4 +1,4 @@
-"""Vehicle-first detection with a real COCO YOLOX-Nano on real photographs (../shared; skipped when absent)."""
+"""Vehicle-first detection with a real COCO YOLOX-Nano on real photographs (skipped without ../shared)."""
 
 from __future__ import annotations
 

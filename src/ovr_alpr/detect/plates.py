@@ -23,7 +23,10 @@ def build_plate_detector(
     cfg: PlateDetectorConfig, cache_dir: Path | None = None, backend: InferenceBackend | None = None
 ) -> Detector:
     backend = backend or load_backend(
-        cfg.model, "plate_detector", None if cfg.model.path else default_model_path("plate"), cache_dir=cache_dir
+        cfg.model,
+        "plate_detector",
+        None if cfg.model.path else default_model_path("plate"),
+        cache_dir=cache_dir,
     )
     return yolo.YoloDetector(
         backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640
@@ -45,8 +48,14 @@ def build_vehicle_detector(cfg: VehicleDetectorConfig, cache_dir: Path | None = 
     size = cfg.model.input_size or (416 if fmt == "yolox" else 640)
     if fmt == "yolox":
         return cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=cfg.classes)
-    det = cls(backend, cfg.conf_threshold, cfg.iou_threshold, input_size=size, classes=sorted(cfg.classes),
-              agnostic=True)
+    det = cls(
+        backend,
+        cfg.conf_threshold,
+        cfg.iou_threshold,
+        input_size=size,
+        classes=sorted(cfg.classes),
+        agnostic=True,
+    )
     det.class_names = dict(cfg.classes)
     return det
 
