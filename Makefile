@@ -29,6 +29,7 @@ demo: install
 	  --stats-json $(DEMO_DIR)/stats.json --log-level WARNING
 
 test: install-test services
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
 lint:
