@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelConfig
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from ..models.zoo import config_section
 from ..registry import Registry
 
@@ -270,7 +270,7 @@ def load_backend(
         except Exception as exc:  # a runtime failing during warm-up (e.g. TensorRT out of memory)
             if backend is not None:
                 backend.close()
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             if i == len(candidates) - 1:
                 raise ModelError(
                     f"{role} model {path.name} failed on {name}: {first}",

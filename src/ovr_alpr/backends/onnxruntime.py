@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..config import ModelConfig
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from ..models.convert import PRECISION_KEY
 from ..models.quantize import options_for
 from ..models.resolve import DerivedSpec, default_cache_dir, derive_onnx
@@ -150,11 +150,9 @@ class OnnxRuntimeBackend(InferenceBackend):
             if first == TRT_EP:  # e.g. the TensorRT engine build ran out of memory
                 self.session = self._without_tensorrt(load_path, exc)
             else:
-                first_line = (
-                    str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                )
+                reason = first_line(exc)
                 raise ModelError(
-                    f"cannot load {role} model {load_path}: {first_line}",
+                    f"cannot load {role} model {load_path}: {reason}",
                     "check that the file is a valid ONNX model",
                 ) from None
         self.model_path = Path(load_path)
@@ -179,12 +177,12 @@ class OnnxRuntimeBackend(InferenceBackend):
         )
 
     def _without_tensorrt(self, path: Path, exc: Exception) -> ort.InferenceSession:
-        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         rest = [p for p in self._provider_list if (p[0] if isinstance(p, tuple) else p) != TRT_EP]
         log.warning(
             "%s: TensorRT provider failed (%s); falling back to %s",
             self.role,
-            first_line,
+            reason,
             rest[0][0] if isinstance(rest[0], tuple) else rest[0],
         )
         self._provider_list = rest

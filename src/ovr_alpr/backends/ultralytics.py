@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from ..models.zoo import config_section
 from .base import BACKENDS, InferenceBackend
 
@@ -34,7 +34,7 @@ def _import_ultralytics():
     except Exception as exc:  # ImportError, or a broken install raising at import
         raise ModelError(
             f"the ultralytics backend needs torch and ultralytics ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:120] if str(exc) else ''})",
+            f"{first_line(exc, 120) if str(exc) else ''})",
             "pip install 'ovr-alpr[torch]'",
         ) from None
     return torch, YOLO
@@ -50,7 +50,7 @@ def load_yolo(path: Path, role: str):
     try:
         return YOLO(str(path))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if not path.is_file():
             raise ModelError(
                 f"{role} model {path.name} is not on disk and Ultralytics could not download it ({first})",

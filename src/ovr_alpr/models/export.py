@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from ..config import ModelConfig
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from .quantize import options_for
 from .resolve import DerivedSpec, derive_onnx, file_sha256
 
@@ -38,7 +38,7 @@ def export_pt_to_onnx(source: Path, output: Path, imgsz: int = 640, opset: int =
             verbose=False,
         )
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelError(
             f"Ultralytics ONNX export of {source.name} failed: {first}", "try --debug for the traceback"
         ) from exc

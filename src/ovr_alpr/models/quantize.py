@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import onnx
 
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from .convert import PRECISION_KEY, fp16_to_fp32, get_metadata, set_metadata
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def quantize_int8(
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         except Exception as exc:  # pre-processing is an optimisation; quantize the plain graph if it fails
-            log.warning("quantization pre-processing skipped: %s", str(exc).splitlines()[0][:160])
+            log.warning("quantization pre-processing skipped: %s", first_line(exc, 160))
             pre = src
         try:
             quantize_static(
@@ -250,10 +250,8 @@ def quantize_int8(
                 extra_options=extra,
             )
         except Exception as exc:
-            first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"INT8 quantization failed: {first_line}", "try --debug for the traceback"
-            ) from exc
+            reason = first_line(exc)
+            raise ModelError(f"INT8 quantization failed: {reason}", "try --debug for the traceback") from exc
         out = onnx.load(str(dst))
     del out.metadata_props[:]
     set_metadata(out, **source_meta)
@@ -280,7 +278,7 @@ def _ensure_opset_13(
         log.warning(
             "cannot upgrade opset %d to 13 for per-channel INT8 (%s); quantizing per tensor",
             opset,
-            str(exc).splitlines()[0][:120],
+            first_line(exc, 120),
         )
         return model, replace(options, per_channel=False)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import onnx
 
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from .convert import (
     PRECISION_KEY,
     detect_onnx_precision,
@@ -150,7 +150,7 @@ def derive_onnx(
         model = onnx.load(str(source), load_external_data=False)
     except Exception as exc:
         raise ModelError(
-            f"cannot read ONNX model {source}: {str(exc).splitlines()[0][:160]}",
+            f"cannot read ONNX model {source}: {first_line(exc, 160)}",
             "check that the file is a valid ONNX model",
         ) from None
     src_precision = detect_onnx_precision(model)
@@ -217,7 +217,7 @@ def _derive(
             return model
     except Exception as exc:
         raise ModelError(
-            f"{src_precision} -> {spec.precision} conversion failed: {str(exc).splitlines()[0][:160]}",
+            f"{src_precision} -> {spec.precision} conversion failed: {first_line(exc, 160)}",
             "try --debug for the traceback",
         ) from exc
     from .calibration import preprocess_for
