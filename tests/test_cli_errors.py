@@ -75,3 +75,9 @@ def test_missing_model_file(capsys, tmp_path):
     cv2.imwrite(str(tmp_path / "imgs" / "a.jpg"), np.zeros((64, 64, 3), np.uint8))
     assert main(["run", "--source", str(tmp_path / "imgs"), "--config", str(cfg), "-o", str(tmp_path)]) != 0
     assert "not found" in _err(capsys)
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(capsys):
+    assert main(["eval", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--bogus" in err
