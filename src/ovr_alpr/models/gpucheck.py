@@ -33,6 +33,14 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "present"))
 
 
+def _first_existing(here: Path, rel: str) -> Path | None:
+    """`rel` under ../, ./ or /work (where the third-party data sits beside a checkout), if present."""
+    for base in (here.parent, here, Path("/work")):
+        if (base / rel).exists():
+            return base / rel
+    return None
+
+
 def environment() -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version()}
     for module in ("numpy", "onnx", "onnxruntime", "torch", "tensorrt", "ultralytics", "cv2", "pydantic"):
@@ -132,30 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     print("environment:", json.dumps(env, indent=1), flush=True)
     here = Path.cwd()
-    dataset = args.dataset or next(
-        (
-            p
-            for p in (
-                here.parent / "shared/data/openalpr",
-                here / "shared/data/openalpr",
-                Path("/work/shared/data/openalpr"),
-            )
-            if p.is_dir()
-        ),
-        None,
-    )
-    vehicle = args.vehicle or next(
-        (
-            p
-            for p in (
-                here.parent / "shared/models/yolox_nano.onnx",
-                here / "shared/models/yolox_nano.onnx",
-                Path("/work/shared/models/yolox_nano.onnx"),
-            )
-            if p.is_file()
-        ),
-        None,
-    )
+    dataset = args.dataset or _first_existing(here, "shared/data/openalpr")
+    vehicle = args.vehicle or _first_existing(here, "shared/models/yolox_nano.onnx")
     calibration = args.calibration or (dataset / "eu" if dataset and (dataset / "eu").is_dir() else dataset)
     print(f"dataset: {dataset}  vehicle model: {vehicle}  calibration: {calibration}", flush=True)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="ovr-alpr-gpucheck-"))
