@@ -76,6 +76,18 @@ NAMED_RUNS: dict[str, RunSpec] = {
         RunSpec(
             "int8", "pipeline", {"plate_detector.model.precision": "int8"}, description="plate detector int8"
         ),
+        RunSpec(
+            "torch",
+            "pipeline",
+            {"plate_detector.model.backend": "torch", "ocr.model.backend": "torch"},
+            description="both models through the torch backend",
+        ),
+        RunSpec(
+            "cuda",
+            "pipeline",
+            {"plate_detector.model.device": "cuda:0", "ocr.model.device": "cuda:0"},
+            description="both models on cuda:0, fastest GPU backend available",
+        ),
         RunSpec("skip1", "pipeline", frame_skip=1, description="every 2nd frame"),
         RunSpec("skip2", "pipeline", frame_skip=2, description="every 3rd frame"),
         RunSpec("decode_only", "decode", description="decode only: the ceiling"),
