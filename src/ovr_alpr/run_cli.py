@@ -38,12 +38,10 @@ def build_config(config: Path | None, source: str | None, **options: Any) -> App
         "plate_conf": "plate_detector.conf_threshold",
         "ocr_min_conf": "ocr.min_confidence",
         "stats_interval": "stats_interval_s",
-        "device": None,
-        "precision": None,
     }
     for key, dotted in plain.items():
         value = options.get(key)
-        if value is not None and dotted:
+        if value is not None:
             overrides[dotted] = value
     cfg = load_config(config, overrides)
     data = cfg.model_dump()

@@ -65,8 +65,8 @@ class YoloDetector:
         return self.decode(out, info, image.shape[:2])
 
     def decode(self, raw: np.ndarray, info, image_hw: tuple[int, int]) -> Detections:
-        pred = np.asarray(raw[0], dtype=np.float32).T  # (N, C)
-        nc = len(self.class_names) or pred.shape[1] - 4
+        nc = len(self.class_names) or raw.shape[1] - 4
+        pred = np.asarray(raw[0, : 4 + nc], dtype=np.float32).T  # (N, 4 + nc): mask coefficients never read
         scores_all = pred[:, 4 : 4 + nc]
         class_id = scores_all.argmax(axis=1)
         score = scores_all[np.arange(len(pred)), class_id]

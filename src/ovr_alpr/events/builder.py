@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
@@ -72,7 +73,7 @@ class EventBuilder:
             self.counters.duplicates += 1
             log.debug("track %s: %r is a duplicate, dropped", state.track_id, norm.text)
             return None
-        event_id = PlateEvent.model_fields["event_id"].default_factory()
+        event_id = uuid.uuid4().hex
         day = shot.captured_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
         plate_url = self.crops.save(event_id, state.camera_id, day, shot.crop)
         x1, y1, x2, y2 = (round(float(v), 1) for v in shot.xyxy)
