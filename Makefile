@@ -30,11 +30,13 @@ demo: install
 
 test: install-test services
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint:
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format src tests
