@@ -222,6 +222,13 @@ class CameraWorker:
         return out
 
 
+def _sink_stats(sink: Sink) -> dict[str, Any]:
+    counts = getattr(sink, "stats", None)
+    out = dataclasses.asdict(counts) if dataclasses.is_dataclass(counts) else {}
+    out["spooled"] = getattr(sink, "spooled", 0)
+    return out
+
+
 def _frame_sharpness(image: np.ndarray) -> float:
     small = cv2.resize(image, (320, max(1, 320 * image.shape[0] // max(image.shape[1], 1))))
     return float(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
@@ -270,6 +277,8 @@ class Pipeline:
         self.collect_events = collect_events
         self._collected: list[PlateEvent] = []
         self.undelivered = 0
+        self.lost = 0
+        self.spool_dirs: list[str] = []
 
     def stop(self) -> None:
         """End the run from any thread (or a signal handler): live readers are closed so nothing blocks."""
@@ -341,13 +350,17 @@ class Pipeline:
     def _drain(self) -> None:
         timeout = self.cfg.drain_timeout_s
         self.undelivered = self.sinks.flush(timeout)
+        self.sinks.close()
+        # After close: what each sink kept on disk, and what it could not even spool (lost).
+        self.spool_dirs = sorted({str(s.spool_dir) for s in self.sinks if getattr(s, "spooled", 0)})
+        self.lost = sum(getattr(getattr(s, "stats", None), "dropped", 0) for s in self.sinks)
         if self.undelivered:
             log.warning(
-                "%d event(s) not delivered within %.0f s; kept in the spool for the next run",
+                "%d event(s) not delivered within %.0f s; %s",
                 self.undelivered,
                 timeout,
+                f"kept in {', '.join(self.spool_dirs)} for the next run" if self.spool_dirs else "none kept",
             )
-        self.sinks.close()
 
     def stats(self) -> dict[str, Any]:
         c = self.counters
@@ -366,6 +379,10 @@ class Pipeline:
                 "frames_blurred": c.frames_blurred,
                 "frames_idle_skipped": c.frames_idle_skipped,
                 "undelivered": self.undelivered,
+                "lost": self.lost,
+                "open_tracks": sum(len(w.tracks) for w in self._workers),
+                "spool_depth": sum(getattr(s, "spooled", 0) for s in self.sinks),
+                "sinks": {s.name: _sink_stats(s) for s in self.sinks},
             }
         )
         sources = getattr(self, "_source_stats", None) or {w.cam.id: w.source.stats for w in self._workers}

@@ -172,11 +172,18 @@ def register(app: typer.Typer) -> None:
         if stats_json:
             stats_json.parent.mkdir(parents=True, exist_ok=True)
             stats_json.write_text(json.dumps(stats, indent=2))
+        if stats["lost"]:
+            raise SinkError(
+                f"{stats['lost']} event(s) lost: they could be neither delivered nor spooled "
+                "(their ids are in the log)",
+                f"free disk space for {cfg.output_dir}/spool and the sink files",
+            )
         if stats["undelivered"]:
+            where = ", ".join(pipeline.spool_dirs) or str(Path(cfg.output_dir) / "spool")
             raise SinkError(
                 f"{stats['undelivered']} event(s) not delivered before the drain timeout",
-                f"they are kept in {Path(cfg.output_dir) / 'spool'} and re-sent by the next run; "
-                "check that the broker is reachable",
+                f"they are kept in {where} and re-sent by the next run; "
+                "check that the broker is reachable and the sink files writable",
             )
 
 
