@@ -258,6 +258,7 @@ class CameraConfig(_Strict):
     """One video source.
 
     Attributes:
+        id: names the camera in events and its crop folder: 1-64 of `A-Za-z0-9._-`.
         source: video file, image folder, rtsp:// / http(s):// URL, or a camera index ("0").
         frame_skip: process every (frame_skip + 1)-th frame.
         target_fps: if set, process at most this many frames per second of video time.
@@ -274,6 +275,17 @@ class CameraConfig(_Strict):
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        # The id names folders (crops, spool) and goes into events: no path separators, no `..`.
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value) or set(value) <= {"."}:
+            raise ValueError(
+                f"camera id {value!r} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' "
+                "(and not only dots)"
+            )
+        return value
 
 
 class QualityConfig(_Strict):

@@ -375,6 +375,7 @@ class Pipeline:
                 "events": c.events,
                 "duplicates_suppressed": self.events.counters.duplicates,
                 "invalid_reads": self.events.counters.invalid,
+                "crop_failures": self.events.crops.failures,
                 "frames_processed": c.frames,
                 "frames_blurred": c.frames_blurred,
                 "frames_idle_skipped": c.frames_idle_skipped,
