@@ -262,18 +262,18 @@ class Pipeline:
         try:
             for cam in cfg.cameras:
                 self._workers.append(CameraWorker(cam, self))
-        except Exception:
+            self.finder = finder or build_finder(cfg, self.timer)
+            self.finder.timer = self.timer
+            self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
+            self.policy = OcrPolicy(cfg.ocr)
+            self.events = EventBuilder(cfg)
+            from .sinks import SinkSet, build_sinks
+
+            self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
+        except BaseException:  # a bad model or Ctrl-C while loading: stop the live readers started above
             for worker in self._workers:
                 worker.source.close()
             raise
-        self.finder = finder or build_finder(cfg, self.timer)
-        self.finder.timer = self.timer
-        self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
-        self.policy = OcrPolicy(cfg.ocr)
-        self.events = EventBuilder(cfg)
-        from .sinks import SinkSet, build_sinks
-
-        self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
         self.collect_events = collect_events
         self._collected: list[PlateEvent] = []
         self.undelivered = 0

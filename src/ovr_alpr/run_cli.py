@@ -190,15 +190,38 @@ def register(app: typer.Typer) -> None:
 def _print_events(pipeline) -> None:
     """Wrap emit so each event prints one line to stdout (the demo's output)."""
     original = pipeline.emit
+    printing = [True]
 
     def emit(state, read, captured_monotonic):
         events = original(state, read, captured_monotonic)
         for e in events:
-            typer.echo(
-                f"{e.captured_at.isoformat(timespec='milliseconds')} camera={e.camera_id} track={e.track_id} "
-                f"plate={e.plate.normalized_text} conf={e.plate.confidence:.2f} "
-                f"latency_ms={e.latency_ms:.0f} crop={e.images.plate_url}"
-            )
+            if not printing[0]:
+                break
+            try:
+                typer.echo(
+                    f"{e.captured_at.isoformat(timespec='milliseconds')} camera={e.camera_id} "
+                    f"track={e.track_id} plate={e.plate.normalized_text} conf={e.plate.confidence:.2f} "
+                    f"latency_ms={e.latency_ms:.0f} crop={e.images.plate_url}"
+                )
+            except BrokenPipeError:
+                # `| head` closed our stdout: stop printing, keep delivering to the sinks.
+                printing[0] = False
+                _silence_stdout()
+                log.info("stdout was closed; events are no longer printed (the sinks still get them)")
         return events
 
     pipeline.emit = emit
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe cannot fail."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

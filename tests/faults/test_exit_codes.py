@@ -1,0 +1,55 @@
+"""Exit codes: Ctrl-C during start-up is 130 with a line; a closed stdout stops printing, not delivering."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import ovr_alpr.pipeline as pipeline_module
+from ovr_alpr.cli import main
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def test_ctrl_c_while_loading_models_exits_130_with_a_line(tmp_path, clip, monkeypatch, capsys):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline_module, "build_finder", interrupted)
+    code = main(["run", "--source", str(clip), "-o", str(tmp_path), "--log-level", "WARNING"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_closed_stdout_pipe_still_delivers_every_event(tmp_path, clip):
+    """`ovr-alpr run ... | head -0`: stdout is closed before the first event is printed."""
+    events = tmp_path / "events.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import ovr_alpr.pipeline as pm
+        from conftest import BoxDetector, PlateReads
+        from ovr_alpr.detect.plates import PlateFinder
+        pm.build_finder = lambda cfg, timer=None: PlateFinder(BoxDetector())
+        pm.build_reader = lambda *a, **k: PlateReads()
+        from ovr_alpr.cli import main
+        sys.exit(main(["run", "--source", {str(clip)!r}, "-o", {str(tmp_path / "out")!r},
+                       "--sink", "jsonl:{events}", "--log-level", "WARNING"]))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    proc.stdout.close()  # the reader is gone before anything is printed
+    _, err = proc.communicate(timeout=120)
+    err = err.decode(errors="replace")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert len([json.loads(x) for x in events.read_text().splitlines()]) == 2
