@@ -316,6 +316,11 @@ class AppConfig(_Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stats_interval_s: float = Field(default=10.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    fail_fast: bool = Field(
+        default=False,
+        description="exit (code 3) if a live camera cannot be reached at start; by default it is retried "
+        "with back-off while the other cameras run",
+    )
     cache_dir: str | None = Field(
         default=None, description="converted models / engines; default ~/.cache/ovr-alpr"
     )

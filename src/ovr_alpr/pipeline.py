@@ -68,11 +68,13 @@ class CameraWorker:
     """One camera: its source, its own tracker and per-track state."""
 
     def __init__(self, cam: CameraConfig, pipeline: Pipeline) -> None:
-        from .sources import open_source
+        from .sources import detect_kind, open_source
 
         self.cam = cam
         self.p = pipeline
-        self.source = open_source(cam)
+        kind = detect_kind(cam.source)
+        live_options = {"fail_fast": pipeline.cfg.fail_fast} if kind in ("stream", "camera") else {}
+        self.source = open_source(cam, kind=kind, **live_options)
         self.live = hasattr(self.source, "next_frame")
         self.ended = False
         nominal = self.source.stats.nominal_fps or 25.0
@@ -83,10 +85,13 @@ class CameraWorker:
         self._frames: Iterator[Frame] = iter(self.source)
 
     # ------------------------------------------------------------ per frame
-    def next_frame(self) -> Frame | None:
-        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait."""
-        if self.live:  # never block the round-robin on one dead camera
-            return self.source.next_frame(timeout_s=0.2)
+    def next_frame(self, wait_s: float = 0.0) -> Frame | None:
+        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait.
+
+        A live camera is waited on for at most `wait_s`, so a dead one never holds up the others.
+        """
+        if self.live:
+            return self.source.next_frame(timeout_s=wait_s)
         with self.p.timer.stage("decode"):
             frame = next(self._frames, None)
         self.ended = frame is None
@@ -318,17 +323,25 @@ class Pipeline:
         self.timer.reset()
         last_log = time.monotonic()
         try:
+            idle_rounds = 0
             while workers and not self._stop.is_set():
+                # Only live cameras left and none had a frame last round: wait a little on each.
+                wait_s = min(0.05 * idle_rounds, 0.2) / len(workers)
+                got_frame = False
                 for worker in list(workers):
-                    frame = worker.next_frame()
+                    frame = worker.next_frame(wait_s)
                     if frame is None:
                         if worker.ended or self._stop.is_set():
                             worker.finish()
                             workers.remove(worker)
                         continue
+                    got_frame = True
                     worker.process(frame)
                     self.timer.count_frame()
                     self.sinks.poll()
+                idle_rounds = 0 if got_frame else idle_rounds + 1
+                if not got_frame:
+                    self.sinks.poll()  # retries (spool re-sends) go on while no camera delivers
                 if max_frames is not None and self.counters.frames >= max_frames:
                     break
                 if time.monotonic() - last_log >= self.cfg.stats_interval_s:

@@ -38,6 +38,7 @@ def build_config(config: Path | None, source: str | None, **options: Any) -> App
         "plate_conf": "plate_detector.conf_threshold",
         "ocr_min_conf": "ocr.min_confidence",
         "stats_interval": "stats_interval_s",
+        "fail_fast": "fail_fast",
     }
     for key, dotted in plain.items():
         value = options.get(key)
@@ -127,6 +128,11 @@ def register(app: typer.Typer) -> None:
             None, "--stats-interval", help="seconds between stats log lines"
         ),
         no_crops: bool = typer.Option(False, "--no-crops", help="do not save plate crops"),
+        fail_fast: bool = typer.Option(
+            None,
+            "--fail-fast/--no-fail-fast",
+            help="exit (code 3) if a live camera is unreachable at start, instead of retrying it",
+        ),
         print_events: bool = typer.Option(True, "--print-events/--quiet", help="print one line per event"),
         log_level: str = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
     ) -> None:
@@ -150,6 +156,7 @@ def register(app: typer.Typer) -> None:
             drain_timeout=drain_timeout,
             stats_interval=stats_interval,
             no_crops=no_crops,
+            fail_fast=fail_fast,
             log_level=log_level.upper() if log_level else None,
         )
         setup_logging(cfg.log_level)
