@@ -264,6 +264,8 @@ class CameraConfig(_Strict):
         target_fps: if set, process at most this many frames per second of video time.
         loop: restart a file source at its end.
         reconnect_max_s: longest back-off between reconnect attempts of a live stream.
+        stills: treat each frame as a separate snapshot (default: yes for image folders); set False for
+            a folder of consecutive video frames.
     """
 
     id: str = "cam0"
@@ -272,6 +274,11 @@ class CameraConfig(_Strict):
     target_fps: float | None = Field(default=None, gt=0)
     loop: bool = False
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    stills: bool | None = Field(
+        default=None,
+        description="each image is a complete observation (one event per plate per image, no tracking "
+        "across images); None = yes for image folders, no for video",
+    )
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )

@@ -77,12 +77,22 @@ class CameraWorker:
         self.source = open_source(cam, kind=kind, **live_options)
         self.live = hasattr(self.source, "next_frame")
         self.ended = False
+        # Stills (snapshots): each image is a complete observation, read at once, ended with the image.
+        self.stills = cam.stills if cam.stills is not None else self.source.kind == "images"
         nominal = self.source.stats.nominal_fps or 25.0
         fps = cam.target_fps or nominal / (cam.frame_skip + 1)
-        self.tracker: Tracker = build_tracker(pipeline.cfg.tracker, fps)
+        self.tracker: Tracker = _StillTracker() if self.stills else build_tracker(pipeline.cfg.tracker, fps)
+        self._stills_policy = (
+            OcrPolicy(pipeline.cfg.ocr.model_copy(update={"min_track_frames": 1})) if self.stills else None
+        )
         self.tracks: dict[int, TrackState] = {}
         self.step = 0  # processed frames, the tracker's clock
         self._frames: Iterator[Frame] = iter(self.source)
+
+    @property
+    def policy(self) -> OcrPolicy:
+        """The OCR policy; stills read a plate in its first (only) frame."""
+        return self._stills_policy or self.p.policy
 
     # ------------------------------------------------------------ per frame
     def next_frame(self, wait_s: float = 0.0) -> Frame | None:
@@ -99,7 +109,8 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[PlateEvent]:
         cfg, c = self.p.cfg, self.p.counters
-        if cfg.quality.adaptive_sampling and not self.tracks and frame.index % cfg.quality.idle_stride:
+        idle = not self.tracks and not self.stills
+        if cfg.quality.adaptive_sampling and idle and frame.index % cfg.quality.idle_stride:
             c.frames_idle_skipped += 1
             return []
         image, (ox, oy) = self._roi(frame.image)
@@ -110,7 +121,7 @@ class CameraWorker:
         c.frames += 1
         observations = self._observe(image, ox, oy)
         published = self._update_tracks(frame, observations)
-        published += self._end_lost_tracks(frame)
+        published += self._end_lost_tracks(frame, all_tracks=self.stills)
         return published
 
     def _roi(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -178,7 +189,7 @@ class CameraWorker:
                 continue
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
-            if p.policy.wants_read(state, quality, self.step):
+            if self.policy.wants_read(state, quality, self.step):
                 due.append(
                     (
                         state,
@@ -201,7 +212,7 @@ class CameraWorker:
         c.ocr_calls += len(due)
         published = []
         for (state, shot), read in zip(due, reads, strict=True):
-            if p.policy.add_read(state, read, shot, self.step) and not state.published:
+            if self.policy.add_read(state, read, shot, self.step) and not state.published:
                 published += p.emit(state, state.final, frame.captured_monotonic)
         return published
 
@@ -213,7 +224,7 @@ class CameraWorker:
             state = self.tracks.pop(tid)
             if state.published:
                 continue
-            read = self.p.policy.finish(state)
+            read = self.policy.finish(state)
             if read is None:
                 self.p.counters.tracks_without_read += 1
                 continue
@@ -225,6 +236,19 @@ class CameraWorker:
         out = self._end_lost_tracks(None, all_tracks=True)
         self.source.close()
         return out
+
+
+class _StillTracker:
+    """The tracker of still images: every plate is a new track (no image continues another)."""
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    def update(self, detections: Detections) -> Detections:
+        n = len(detections)
+        detections.tracker_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        return detections
 
 
 def _sink_stats(sink: Sink) -> dict[str, Any]:
