@@ -283,6 +283,18 @@ class CameraConfig(_Strict):
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )
 
+    @field_validator("roi")
+    @classmethod
+    def _roi_box(cls, value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        if value is not None:
+            x1, y1, x2, y2 = value
+            if min(value) < 0 or x2 <= x1 or y2 <= y1:
+                raise ValueError(
+                    f"roi {list(value)} is not a box: write it as [x1, y1, x2, y2] in px with "
+                    "0 <= x1 < x2 and 0 <= y1 < y2"
+                )
+        return value
+
     @field_validator("id")
     @classmethod
     def _safe_id(cls, value: str) -> str:
@@ -366,7 +378,19 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if not p.is_file():
             raise ConfigError(f"config file {p} not found", "check the --config path")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {p} is not UTF-8 text "
+                f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                "save it as UTF-8",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {p}: {exc.strerror or exc}", "check the path"
+            ) from None
+        try:
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""

@@ -128,6 +128,14 @@ class CameraWorker:
         if self.cam.roi is None:
             return image, (0, 0)
         x1, y1, x2, y2 = self.cam.roi
+        h, w = image.shape[:2]
+        if x1 >= w or y1 >= h:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"camera {self.cam.id}: roi {list(self.cam.roi)} lies outside its {w}x{h} frames",
+                "set cameras[].roi inside the frame (x1, y1, x2, y2 in px)",
+            )
         return image[y1:y2, x1:x2], (x1, y1)
 
     def _observe(self, image: np.ndarray, ox: int, oy: int) -> list[_Observation]:

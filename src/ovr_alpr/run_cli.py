@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from .config import AppConfig, load_config, parse_sink_spec
-from .errors import ConfigError, SinkError
+from .errors import ConfigError, SinkError, check_writable
 
 log = logging.getLogger("ovr_alpr")
 
@@ -119,7 +119,9 @@ def register(app: typer.Typer) -> None:
         ),
         device: str = typer.Option(None, "--device", help="cpu or cuda:N for every model"),
         precision: str = typer.Option(None, "--precision", help="plate detector precision: fp32|fp16|int8"),
-        max_frames: int = typer.Option(None, "--max-frames", help="stop after this many processed frames"),
+        max_frames: int = typer.Option(
+            None, "--max-frames", min=1, help="stop after this many processed frames"
+        ),
         drain_timeout: float = typer.Option(
             None, "--drain-timeout", help="seconds to wait for brokers at exit"
         ),
@@ -159,6 +161,8 @@ def register(app: typer.Typer) -> None:
             fail_fast=fail_fast,
             log_level=log_level.upper() if log_level else None,
         )
+        if stats_json:
+            check_writable(stats_json, "--stats-json")  # before the run, not after it
         setup_logging(cfg.log_level)
         from .pipeline import Pipeline
 
@@ -177,8 +181,13 @@ def register(app: typer.Typer) -> None:
             stats["undelivered"],
         )
         if stats_json:
-            stats_json.parent.mkdir(parents=True, exist_ok=True)
-            stats_json.write_text(json.dumps(stats, indent=2))
+            try:
+                stats_json.write_text(json.dumps(stats, indent=2))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write --stats-json {stats_json}: {exc.strerror or exc}",
+                    "free disk space or choose another path (the events were delivered)",
+                ) from None
         if stats["lost"]:
             raise SinkError(
                 f"{stats['lost']} event(s) lost: they could be neither delivered nor spooled "

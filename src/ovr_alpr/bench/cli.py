@@ -30,11 +30,17 @@ def bench_command(
 ) -> None:
     """Runs each configuration on the same clip, one after another in this process, and compares them."""
     from ..config import load_config
+    from ..errors import check_writable
     from .clips import check_source, manifest_beside, standard_clip
     from .report import add_ratios, table_lines, write_chart, write_json
     from .runs import Clip, clip_frame_count, parse_compare, run_one
 
     specs = parse_compare(compare)
+    # before minutes of runs, not after them
+    if json_path is not None:
+        check_writable(json_path, "--json")
+    if chart is not None:
+        check_writable(chart, "--chart")
     cfg = load_config(config)
     if source is None:
         clip_path, manifest = standard_clip(cfg.cache_path, size, vehicles)

@@ -21,10 +21,15 @@ def eval_command(
 ) -> None:
     """Exact-match rate, plate detection recall/precision, CER and ms per image on a labelled image set."""
     from ..config import load_config
+    from ..errors import check_writable
     from .report import summary_lines, write_json, write_report
     from .runner import evaluate
 
     cfg = load_config(config)
+    if json_path is not None:
+        check_writable(json_path, "--json")
+    if report is not None:
+        check_writable(report / "report.md", "--report")
     result = evaluate(dataset, cfg, limit=limit, progress=progress)
     for line in summary_lines(result):
         typer.echo(line)
