@@ -9,7 +9,7 @@ import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -216,7 +216,7 @@ class MqttSinkConfig(_SinkBase):
     qos: Literal[0, 1, 2] = 1
     client_id: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
 
 
 SinkConfig = Annotated[
@@ -224,29 +224,56 @@ SinkConfig = Annotated[
 ]
 
 
+def _masked(spec: str) -> str:
+    """A sink URL as it may be printed: `mqtt://user:secret@host/x` -> `mqtt://user:***@host/x`."""
+    head, sep, rest = spec.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return spec
+    userinfo, _, hostpart = rest.partition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{head}://{user}{':***' if ':' in userinfo else ''}@{hostpart}"
+
+
 def parse_sink_spec(spec: str) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig:
-    """`jsonl:PATH`, `csv:PATH`, `kafka://HOST:PORT/TOPIC`, `mqtt://HOST:PORT/TOPIC` -> a sink config."""
+    """`jsonl:PATH`, `csv:PATH`, `kafka://HOST:PORT/TOPIC`, `mqtt://[USER:PASS@]HOST:PORT/TOPIC` -> a config.
+
+    MQTT credentials in the URL are used (percent-encoded characters decoded); messages never show the
+    password. Kafka credentials belong in the config file (`extra`: SASL settings), not in the URL.
+    """
     if spec.startswith(("kafka://", "mqtt://")):
+        shown = _masked(spec)
         url = urlparse(spec)
         topic = url.path.lstrip("/")
         if not url.hostname:
             raise ConfigError(
-                f"sink {spec!r} has no host", "write it as kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC"
+                f"sink {shown!r} has no host", "write it as kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC"
             )
         try:
             port = url.port
         except ValueError:
-            raise ConfigError(f"sink {spec!r} has an invalid port", "use a number 1-65535") from None
+            raise ConfigError(f"sink {shown!r} has an invalid port", "use a number 1-65535") from None
         if url.scheme == "kafka":
+            if url.username is not None:
+                raise ConfigError(
+                    f"sink {shown!r}: credentials in a kafka URL are not supported",
+                    "set sasl.username / sasl.password under the sink's extra: in the config file",
+                )
             return KafkaSinkConfig(
                 bootstrap_servers=f"{url.hostname}:{port or 9092}", **({"topic": topic} if topic else {})
             )
-        return MqttSinkConfig(host=url.hostname, port=port or 1883, **({"topic": topic} if topic else {}))
+        credentials = {}
+        if url.username is not None:
+            credentials["username"] = unquote(url.username)
+            if url.password is not None:
+                credentials["password"] = unquote(url.password)
+        return MqttSinkConfig(
+            host=url.hostname, port=port or 1883, **({"topic": topic} if topic else {}), **credentials
+        )
     kind, sep, path = spec.partition(":")
     if sep and kind in ("jsonl", "csv") and path:
         return JsonlSinkConfig(path=path) if kind == "jsonl" else CsvSinkConfig(path=path)
     raise ConfigError(
-        f"cannot parse sink {spec!r}",
+        f"cannot parse sink {_masked(spec)!r}",
         "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
     )
 
@@ -368,6 +395,53 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
     return f"invalid config {origin}: {where}: {msg}{more}"
 
 
+def _paths_from(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths written in a config file start at the file's folder, wherever ovr-alpr is run from.
+
+    A model path that names no folder and is not beside the config stays as written (a name that
+    Ultralytics downloads, like `yolo11n.pt`). Malformed sections are left for validation to report.
+    """
+
+    def rebase(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        text = value.strip()
+        if "://" in text or text.startswith("~") or Path(text).is_absolute():
+            return value
+        return str(base / text)
+
+    def rebase_source(value: Any) -> Any:
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isdigit() or text.startswith("/dev/"):
+            return value
+        return rebase(value)
+
+    def rebase_model(model: Any) -> None:
+        if not isinstance(model, dict):
+            return
+        path = model.get("path")
+        if isinstance(path, str) and (Path(path).parent != Path(".") or (base / path).exists()):
+            model["path"] = rebase(path)
+        if "calibration" in model:
+            model["calibration"] = rebase(model["calibration"])
+
+    for key in ("output_dir", "cache_dir"):
+        if key in data:
+            data[key] = rebase(data[key])
+    for camera in data.get("cameras") or []:
+        if isinstance(camera, dict) and "source" in camera:
+            camera["source"] = rebase_source(camera["source"])
+    for sink in data.get("sinks") or []:
+        if isinstance(sink, dict):
+            for key in ("path", "spool_dir"):
+                if key in sink:
+                    sink[key] = rebase(sink[key])
+    for section in ("plate_detector", "vehicle_detector", "ocr"):
+        if isinstance(data.get(section), dict):
+            rebase_model(data[section].get("model"))
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Load YAML (optional), apply dotted-path `overrides`, validate. Raises `ConfigError` with the key."""
     data: dict[str, Any] = {}
@@ -397,7 +471,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ConfigError(f"config file {p} is not valid YAML{line}", "fix the YAML syntax") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must hold a mapping at the top", "see config.example.yaml")
-        data = loaded
+        data = _paths_from(loaded, p.absolute().parent)
     for dotted, value in (overrides or {}).items():
         node = data
         keys = dotted.split(".")
