@@ -316,6 +316,8 @@ class Pipeline:
         self.undelivered = 0
         self.lost = 0
         self.spool_dirs: list[str] = []
+        self.interrupted = False  # a second signal cut the drain short
+        self._draining = False
 
     def stop(self) -> None:
         """End the run from any thread (or a signal handler): live readers are closed so nothing blocks."""
@@ -349,9 +351,10 @@ class Pipeline:
     def run(self, max_frames: int | None = None, handle_signals: bool = False) -> RunResult:
         """Process until every source ends (files), `max_frames`, or `stop()` / SIGINT / SIGTERM."""
         workers = list(self._workers)
+        previous_handlers = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: self.stop())
+                previous_handlers[sig] = signal.signal(sig, self._on_signal)
         self.timer.reset()
         last_log = time.monotonic()
         try:
@@ -386,11 +389,32 @@ class Pipeline:
                         self.counters.events,
                     )
         finally:
-            for worker in workers:
-                worker.finish()
-            self._source_stats = {w.cam.id: w.source.stats for w in self._workers}
-            self._drain()
+            try:
+                for worker in workers:
+                    worker.finish()
+                self._source_stats = {w.cam.id: w.source.stats for w in self._workers}
+                self._draining = True
+                self._drain()
+            finally:
+                for sig, handler in previous_handlers.items():
+                    signal.signal(sig, handler)
         return RunResult(list(self._collected), self.stats())
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        """First SIGINT/SIGTERM: stop reading, deliver what is pending. Second: stop now, spool the rest."""
+        name = signal.Signals(signum).name
+        if not self._stop.is_set() and not self._draining:
+            log.warning(
+                "%s: stopping; delivering pending events for up to %.0f s (send it again to stop now)",
+                name,
+                self.cfg.drain_timeout_s,
+            )
+            self.stop()
+            return
+        if not self.interrupted:
+            self.interrupted = True
+            log.warning("%s again: stopping now; undelivered events stay in the spool for the next run", name)
+            self.sinks.interrupt()
 
     def _drain(self) -> None:
         timeout = self.cfg.drain_timeout_s

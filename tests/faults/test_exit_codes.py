@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
+
+from fault_helpers import cli_env, cli_with_fake_models
 
 import ovr_alpr.pipeline as pipeline_module
 from ovr_alpr.cli import main
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_ctrl_c_while_loading_models_exits_130_with_a_line(tmp_path, clip, monkeypatch, capsys):
@@ -29,23 +25,12 @@ def test_ctrl_c_while_loading_models_exits_130_with_a_line(tmp_path, clip, monke
 def test_closed_stdout_pipe_still_delivers_every_event(tmp_path, clip):
     """`ovr-alpr run ... | head -0`: stdout is closed before the first event is printed."""
     events = tmp_path / "events.jsonl"
-    script = textwrap.dedent(
-        f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import ovr_alpr.pipeline as pm
-        from conftest import BoxDetector, PlateReads
-        from ovr_alpr.detect.plates import PlateFinder
-        pm.build_finder = lambda cfg, timer=None: PlateFinder(BoxDetector())
-        pm.build_reader = lambda *a, **k: PlateReads()
-        from ovr_alpr.cli import main
-        sys.exit(main(["run", "--source", {str(clip)!r}, "-o", {str(tmp_path / "out")!r},
-                       "--sink", "jsonl:{events}", "--log-level", "WARNING"]))
-        """
-    )
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    args = ["run", "--source", str(clip), "-o", str(tmp_path / "out"), "--sink", f"jsonl:{events}"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        cli_with_fake_models([*args, "--log-level", "WARNING"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
     )
     proc.stdout.close()  # the reader is gone before anything is printed
     _, err = proc.communicate(timeout=120)

@@ -138,6 +138,7 @@ class BrokerSink(ABC):
         self._retry_delay = retry_min_s
         self._closed = False
         self._client_generation = 0
+        self._interrupted = threading.Event()
 
     # ------------------------------------------------------------ hooks for subclasses
 
@@ -215,10 +216,10 @@ class BrokerSink(ABC):
             if not self._inflight and self._drain is None and not self._spool.count:
                 return 0
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._interrupted.is_set():
                 break
             self._serve(min(remaining, _SERVE_SLICE_S))
-        self._abandon_inflight("flush timed out")
+        self._abandon_inflight("flush interrupted" if self._interrupted.is_set() else "flush timed out")
         left = self._spool.count
         if left:
             logger.warning(
@@ -229,6 +230,11 @@ class BrokerSink(ABC):
                 self.spool_dir,
             )
         return left
+
+    def interrupt(self) -> None:
+        """End `flush` now and from now on (unconfirmed events are spooled); safe from a signal handler."""
+        self._interrupted.set()
+        self._wakeup.set()
 
     def close(self) -> None:
         """Flush briefly, spool what is still unconfirmed, stop the client and release the spool."""
