@@ -381,12 +381,15 @@ class Pipeline:
                     break
                 if time.monotonic() - last_log >= self.cfg.stats_interval_s:
                     last_log = time.monotonic()
+                    open_tracks, spool_depth = self.state_counts()
                     log.info(
-                        "%s | ocr calls %d (saved %d) | events %d",
+                        "%s | ocr calls %d (saved %d) | events %d | open tracks %d | spool %d",
                         self.timer.format_line(),
                         self.counters.ocr_calls,
                         self.counters.ocr_calls_saved,
                         self.counters.events,
+                        open_tracks,
+                        spool_depth,
                     )
         finally:
             try:
@@ -431,6 +434,11 @@ class Pipeline:
                 f"kept in {', '.join(self.spool_dirs)} for the next run" if self.spool_dirs else "none kept",
             )
 
+    def state_counts(self) -> tuple[int, int]:
+        """(open tracks, events waiting in the sinks' spools) now; cheap, safe to call from another thread."""
+        tracks = sum(len(w.tracks) for w in self._workers)
+        return tracks, sum(getattr(s, "spooled", 0) for s in self.sinks)
+
     def stats(self) -> dict[str, Any]:
         c = self.counters
         summary = self.timer.summary()
@@ -450,8 +458,8 @@ class Pipeline:
                 "frames_idle_skipped": c.frames_idle_skipped,
                 "undelivered": self.undelivered,
                 "lost": self.lost,
-                "open_tracks": sum(len(w.tracks) for w in self._workers),
-                "spool_depth": sum(getattr(s, "spooled", 0) for s in self.sinks),
+                "open_tracks": self.state_counts()[0],
+                "spool_depth": self.state_counts()[1],
                 "sinks": {s.name: _sink_stats(s) for s in self.sinks},
             }
         )

@@ -27,6 +27,13 @@ def bench_command(
     config: Path | None = typer.Option(None, "--config", help="YAML config the pipeline runs start from"),
     size: str = typer.Option("720p", "--size", help="generated clip size: 720p or 1080p"),
     vehicles: int = typer.Option(3, "--vehicles", min=1, help="vehicles in the generated clip"),
+    soak: float | None = typer.Option(
+        None,
+        "--soak",
+        min=0.01,
+        help="instead of comparing, run the pipeline on the clip, looped, for MINUTES and report RSS "
+        "(first/max/last), open tracks and spool depth",
+    ),
 ) -> None:
     """Runs each configuration on the same clip, one after another in this process, and compares them."""
     from ..config import load_config
@@ -47,6 +54,16 @@ def bench_command(
     else:
         clip_path = check_source(source)
         manifest = manifest_beside(clip_path)
+    if soak is not None:
+        from .soak import run_soak, soak_lines
+
+        typer.echo(f"soak: {soak:g} min on {clip_path} ...", err=True)
+        soak_report = run_soak(clip_path, soak, config)
+        for line in soak_lines(soak_report):
+            typer.echo(line)
+        if json_path is not None:
+            typer.echo(f"json: {write_json(soak_report, json_path)}")
+        return
     total = clip_frame_count(clip_path)
     clip = Clip(clip_path, min(frames, total) if frames else total, manifest)
     typer.echo(f"clip {clip_path} ({clip.frames} of {total} frames, vehicles: {clip.vehicles or '?'})")
