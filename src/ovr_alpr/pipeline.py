@@ -416,7 +416,7 @@ class Pipeline:
             return
         if not self.interrupted:
             self.interrupted = True
-            log.warning("%s again: stopping now; undelivered events stay in the spool for the next run", name)
+            log.warning("%s: stopping now; undelivered events stay in the spool for the next run", name)
             self.sinks.interrupt()
 
     def _drain(self) -> None:
@@ -436,8 +436,13 @@ class Pipeline:
 
     def state_counts(self) -> tuple[int, int]:
         """(open tracks, events waiting in the sinks' spools) now; cheap, safe to call from another thread."""
-        tracks = sum(len(w.tracks) for w in self._workers)
-        return tracks, sum(getattr(s, "spooled", 0) for s in self.sinks)
+        for _ in range(5):
+            try:
+                tracks = sum(len(w.tracks) for w in self._workers)
+                return tracks, sum(getattr(s, "spooled", 0) for s in self.sinks)
+            except RuntimeError:  # a dict changed size under a reader in another thread; look again
+                continue
+        return -1, -1
 
     def stats(self) -> dict[str, Any]:
         c = self.counters

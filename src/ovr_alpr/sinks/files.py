@@ -141,7 +141,7 @@ class FileSink(ABC):
         """Write what waits if possible, then close; the spool keeps the rest for the next run."""
         if self._closed:
             return
-        left = self.flush(0)
+        self.flush(0)
         self._closed = True
         try:
             os.close(self._fd)
@@ -159,7 +159,7 @@ class FileSink(ABC):
             self._memory.clear()
         if self._spool is not None:
             self._spool.close()
-        if left - self.stats.dropped > 0 and self._spool is not None and self._spool.count:
+        if self._spool is not None and self._spool.count:
             logger.warning(
                 "%s: %d event(s) not written to %s are kept in %s and written by the next run",
                 self.name,
