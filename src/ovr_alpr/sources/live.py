@@ -73,7 +73,8 @@ class LiveSource(FrameSource):
         backoff_initial_s: the first reconnect delay; it doubles on each failed attempt.
         max_bad_reads: consecutive failed reads (counted as corrupt if the stream then recovers) after
             which the connection counts as lost.
-        fail_fast: raise `SourceError` if the first connection fails; if False, keep retrying instead.
+        fail_fast: connect in the constructor and raise `SourceError` if that fails; if False, connect
+            in the reader thread and keep retrying with back-off (the constructor never waits).
     """
 
     is_live = True
@@ -100,19 +101,16 @@ class LiveSource(FrameSource):
         self._closed = False
         self._failure: BaseException | None = None
         self._stop = threading.Event()
-        cap = self._try_open()
-        if cap is None:
-            if fail_fast:
+        cap: Capture | None = None
+        if fail_fast:
+            cap = self._try_open()
+            if cap is None:
                 raise self._open_error()
-            log.warning(
-                "camera %s: cannot connect to %s yet; retrying in the background",
-                self.camera_id,
-                self.description,
-            )
-        else:
             log.info("camera %s: connected to %s", self.camera_id, self.description)
+        # Without fail_fast even the first attempt runs in the reader thread: a camera that is down or
+        # slow to answer never holds up the start of the others.
         self._thread = threading.Thread(
-            target=self._run, args=(cap,), name=f"source-{self.camera_id}", daemon=True
+            target=self._run, args=(cap, not fail_fast), name=f"source-{self.camera_id}", daemon=True
         )
         self._thread.start()
 
@@ -187,14 +185,32 @@ class LiveSource(FrameSource):
             self._stats.nominal_fps = fps if 0 < fps < 1000 else None
         return cap
 
-    def _run(self, cap: Capture | None) -> None:
+    def _run(self, cap: Capture | None, connect_first: bool = False) -> None:
         try:
+            if connect_first:
+                cap = self._first_connect()
             self._read_loop(cap)
         except Exception as exc:  # a bug here must end the consumer's loop, not hang it
             log.exception("camera %s: reader thread failed", self.camera_id)
             with self._cond:
                 self._failure = exc
                 self._cond.notify_all()
+
+    def _first_connect(self) -> Capture | None:
+        cap = self._try_open()
+        if cap is not None:
+            log.info("camera %s: connected to %s", self.camera_id, self.description)
+            return cap
+        with self._lock:
+            self._stats.reconnect_attempts += 1
+        log.warning(
+            "camera %s: cannot connect to %s; retrying with back-off (at most %g s apart), "
+            "the other cameras run meanwhile",
+            self.camera_id,
+            self.description,
+            self.cfg.reconnect_max_s,
+        )
+        return None
 
     def _read_loop(self, cap: Capture | None) -> None:
         sampler = FrameSampler(self.cfg.frame_skip, self.cfg.target_fps)
