@@ -40,7 +40,7 @@ def test_second_signal_cuts_the_drain_short_and_keeps_the_spool(tmp_path, clip, 
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert took < 5, f"the second signal took {took:.1f} s to stop the run"
+    assert took < 30, f"the second signal took {took:.1f} s to stop the run (the drain allows 60 s)"
     assert proc.returncode == 5, err
     assert "Traceback" not in err and "stopping now" in err
     assert len([x for x in err.splitlines() if x.startswith("error:")]) == 1

@@ -161,44 +161,51 @@ def register(app: typer.Typer) -> None:
         if stats_json:
             check_writable(stats_json, "--stats-json")  # before the run, not after it
         setup_logging(cfg.log_level)
-        cfg = with_int8_calibration(cfg)
-        from ..pipeline import Pipeline
+        run_pipeline(with_int8_calibration(cfg), max_frames, stats_json, print_events)
 
-        pipeline = Pipeline(cfg, collect_events=False)
-        if print_events:
-            pipeline.on_event.append(EventPrinter())
-        result = pipeline.run(max_frames=max_frames, handle_signals=True)
-        stats = result.stats
-        log.info(
-            "done: %d frames, %.1f fps, %d events, %d OCR calls (%d saved by once-per-track), %d undelivered",
-            stats["frames_processed"],
-            stats["fps"],
-            stats["events"],
-            stats["ocr_calls"],
-            stats["ocr_calls_saved"],
-            stats["undelivered"],
+
+def run_pipeline(cfg: AppConfig, max_frames: int | None, stats_json: Path | None, print_events: bool) -> None:
+    """Run the job, write the stats, and raise `SinkError` when events were lost or are still spooled."""
+    from ..pipeline import Pipeline
+
+    pipeline = Pipeline(cfg, collect_events=False)
+    if print_events:
+        pipeline.on_event.append(EventPrinter())
+    stats = pipeline.run(max_frames=max_frames, handle_signals=True).stats
+    log.info(
+        "done: %d frames, %.1f fps, %d events, %d OCR calls (%d saved by once-per-track), %d undelivered",
+        stats["frames_processed"],
+        stats["fps"],
+        stats["events"],
+        stats["ocr_calls"],
+        stats["ocr_calls_saved"],
+        stats["undelivered"],
+    )
+    if stats_json:
+        try:
+            stats_json.write_text(json.dumps(stats, indent=2))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write --stats-json {stats_json}: {exc.strerror or exc}",
+                "free disk space or choose another path (the events were delivered)",
+            ) from None
+    _raise_if_undelivered(stats, pipeline.spool_dirs, cfg.output_dir)
+
+
+def _raise_if_undelivered(stats: dict, spool_dirs: list[str], output_dir: str) -> None:
+    if stats["lost"]:
+        raise SinkError(
+            f"{stats['lost']} event(s) lost: they could be neither delivered nor spooled "
+            "(their ids are in the log)",
+            f"free disk space for {output_dir}/spool and the sink files",
         )
-        if stats_json:
-            try:
-                stats_json.write_text(json.dumps(stats, indent=2))
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write --stats-json {stats_json}: {exc.strerror or exc}",
-                    "free disk space or choose another path (the events were delivered)",
-                ) from None
-        if stats["lost"]:
-            raise SinkError(
-                f"{stats['lost']} event(s) lost: they could be neither delivered nor spooled "
-                "(their ids are in the log)",
-                f"free disk space for {cfg.output_dir}/spool and the sink files",
-            )
-        if stats["undelivered"]:
-            where = ", ".join(pipeline.spool_dirs) or str(Path(cfg.output_dir) / "spool")
-            raise SinkError(
-                f"{stats['undelivered']} event(s) not delivered before the drain timeout",
-                f"they are kept in {where} and re-sent by the next run; "
-                "check that the broker is reachable and the sink files writable",
-            )
+    if stats["undelivered"]:
+        where = ", ".join(spool_dirs) or str(Path(output_dir) / "spool")
+        raise SinkError(
+            f"{stats['undelivered']} event(s) not delivered before the drain timeout",
+            f"they are kept in {where} and re-sent by the next run; "
+            "check that the broker is reachable and the sink files writable",
+        )
 
 
 class EventPrinter:
