@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,13 @@ def fake_models(monkeypatch):
     monkeypatch.setattr(pipeline_module, "build_finder", finder)
     monkeypatch.setattr(pipeline_module, "build_reader", reader)
     return made
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """CLI runs point the root logger at the test's captured stderr; put it back after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

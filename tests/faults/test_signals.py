@@ -35,12 +35,12 @@ def test_second_signal_cuts_the_drain_short_and_keeps_the_spool(tmp_path, clip, 
         assert proc.poll() is None, "the first signal drains for up to --drain-timeout"
         t0 = time.monotonic()
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=40)
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert took < 5, f"the second signal took {took:.1f} s to stop the run"
+    assert took < 15, f"the second signal took {took:.1f} s to stop the run (the drain allows 60 s)"
     assert proc.returncode == 5, err
     assert "Traceback" not in err and "stopping now" in err
     assert len([x for x in err.splitlines() if x.startswith("error:")]) == 1
