@@ -41,8 +41,11 @@ def fake_models(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _restore_logging():
-    """CLI runs point the root logger at the test's captured stderr; put it back after each test."""
+    """CLI runs point the root logger at the test's captured stderr: drop stale handlers, restore after."""
     root = logging.getLogger()
+    for handler in root.handlers[:]:  # left by an earlier test's CLI run, its captured stream now closed
+        if getattr(getattr(handler, "stream", None), "closed", False):
+            root.removeHandler(handler)
     handlers, level = root.handlers[:], root.level
     yield
     root.handlers[:] = handlers
