@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,16 @@ def fake_models(monkeypatch):
     monkeypatch.setattr(pipeline_module, "build_finder", finder)
     monkeypatch.setattr(pipeline_module, "build_reader", reader)
     return made
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """CLI runs point the root logger at the test's captured stderr: drop stale handlers, restore after."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:  # left by an earlier test's CLI run, its captured stream now closed
+        if getattr(getattr(handler, "stream", None), "closed", False):
+            root.removeHandler(handler)
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
