@@ -219,13 +219,40 @@ class MqttSinkConfig(_SinkBase):
     password: str | None = None
 
 
+class DbSinkConfig(_SinkBase):
+    """The event store (`ovr_alpr.store`): an SQLite file or a `postgresql://` URL."""
+
+    type: Literal["db"] = "db"
+    url: str = Field(description="SQLite file path or postgresql://USER:PASS@HOST:PORT/DB")
+    crops_dir: str | None = Field(default=None, description="default: crops/ next to the SQLite file")
+
+
+class HttpSinkConfig(_SinkBase):
+    """`POST /api/events` of an `ovr-alpr serve`; events wait in the spool while it is down."""
+
+    type: Literal["http"] = "http"
+    url: str = Field(description="the service's base URL, e.g. http://127.0.0.1:8080")
+    token: str | None = Field(default=None, description="API token; default env OVR_ALPR_API_TOKEN")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
 SinkConfig = Annotated[
-    JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig, Field(discriminator="type")
+    JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig | DbSinkConfig | HttpSinkConfig,
+    Field(discriminator="type"),
 ]
 
 
-def parse_sink_spec(spec: str) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig:
-    """`jsonl:PATH`, `csv:PATH`, `kafka://HOST:PORT/TOPIC`, `mqtt://HOST:PORT/TOPIC` -> a sink config."""
+def parse_sink_spec(
+    spec: str,
+) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig | DbSinkConfig | HttpSinkConfig:
+    """`jsonl:PATH`, `csv:PATH`, `kafka://HOST:PORT/TOPIC`, `mqtt://HOST:PORT/TOPIC`, `db:PATH|URL`,
+    `http(s)://HOST:PORT` -> a sink config."""
+    if spec.startswith("db:") and len(spec) > 3:
+        return DbSinkConfig(url=spec[3:])
+    if spec.startswith(("http://", "https://")):
+        if not urlparse(spec).hostname:
+            raise ConfigError(f"sink {spec!r} has no host", "write it as http://HOST:PORT")
+        return HttpSinkConfig(url=spec)
     if spec.startswith(("kafka://", "mqtt://")):
         url = urlparse(spec)
         topic = url.path.lstrip("/")
@@ -247,7 +274,8 @@ def parse_sink_spec(spec: str) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkCon
         return JsonlSinkConfig(path=path) if kind == "jsonl" else CsvSinkConfig(path=path)
     raise ConfigError(
         f"cannot parse sink {spec!r}",
-        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
+        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC, db:PATH|URL "
+        "or http://HOST:PORT",
     )
 
 

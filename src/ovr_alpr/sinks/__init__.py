@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import OvrAlprError, SinkError
 from ..events.model import PlateEvent
-from . import csv, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
+from . import csv, db, http, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
 from .base import SINKS, Sink, SinkConfigType, sink_name
 from .broker import BrokerSink, DeliveryStats
 from .csv import CsvSink

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from ..config import CsvSinkConfig, JsonlSinkConfig, KafkaSinkConfig, MqttSinkConfig
+from ..config import (
+    CsvSinkConfig,
+    DbSinkConfig,
+    HttpSinkConfig,
+    JsonlSinkConfig,
+    KafkaSinkConfig,
+    MqttSinkConfig,
+)
 from ..events.model import PlateEvent
 from ..registry import Registry
 
@@ -34,7 +41,9 @@ class Sink(Protocol):
 SINKS: Registry[type] = Registry("sink")
 
 #: Any one sink configuration (the members of `config.SinkConfig`).
-SinkConfigType = JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig
+SinkConfigType = (
+    JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig | DbSinkConfig | HttpSinkConfig
+)
 
 
 def sink_name(config: SinkConfigType) -> str:
@@ -48,6 +57,9 @@ def sink_name(config: SinkConfigType) -> str:
         target = f"{config.bootstrap_servers}-{config.topic}"
     elif isinstance(config, MqttSinkConfig):
         target = f"{config.host}-{config.port}-{config.topic}"
+    elif isinstance(config, (DbSinkConfig, HttpSinkConfig)):
+        # no credentials in a folder name
+        target = re.sub(r"//[^/@]*@", "//", config.url)
     else:
         target = config.path
     safe = re.sub(r"[^A-Za-z0-9._]+", "-", target).strip("-.") or "default"

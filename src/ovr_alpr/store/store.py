@@ -313,8 +313,8 @@ class EventStore:
         self,
         events: Sequence[PlateEvent],
         crops: Mapping[str, Mapping[str, CropInput]] | None = None,
-    ) -> int:
-        """Upsert events (by `event_id`) with their crops; return how many were given.
+    ) -> list[str]:
+        """Upsert events (by `event_id`) with their crops; return the ids that were not stored before.
 
         `crops` maps event id -> kind (`plate`, `vehicle`, `frame`) -> JPEG/PNG bytes or a local file. A
         file already under `crops_dir` is referenced where it is; others are copied in.
@@ -324,7 +324,7 @@ class EventStore:
                 within `MAX_CROP_BYTES`; nothing is stored then.
         """
         if not events:
-            return 0
+            return []
         crops = crops or {}
         for ev in events:
             if not EVENT_ID_RE.match(ev.event_id):
@@ -354,12 +354,18 @@ class EventStore:
             (stmt.excluded.crop_bytes > 0, stmt.excluded.crop_bytes), else_=events_table.c.crop_bytes
         )
         stmt = stmt.on_conflict_do_update(index_elements=["event_id"], set_=set_)
+        ids = [row["event_id"] for row in rows]
         with self.engine.begin() as conn:
+            known = set(
+                conn.execute(
+                    select(events_table.c.event_id).where(events_table.c.event_id.in_(ids))
+                ).scalars()
+            )
             conn.execute(stmt, rows)
             self._touch_cameras(conn, events, now)
         if self._index is not None:
             self._index.add(row["plate"] for row in rows)
-        return len(rows)
+        return [i for i in dict.fromkeys(ids) if i not in known]
 
     @staticmethod
     def _row(ev: PlateEvent, paths: dict[str, str], size: int, now: datetime) -> dict[str, Any]:
