@@ -105,40 +105,34 @@ class WatchlistIn(BaseModel):
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over `max_bytes` gets 413 before the route reads it."""
+    """ASGI middleware: a request whose Content-Length is over `max_bytes` gets 413 before it is read.
+
+    Bodies without a length (chunked) are counted while read, by `read_body`.
+    """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _plain(send, 413, "request body too large")
-            return
-        seen = 0
-
-        async def limited() -> dict:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _plain(send, 413, "request body too large")
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                await _plain(send, 413, "request body too large")
+                return
+        await self.app(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, or 413 as soon as it grows past `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPException(413, "request body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _plain(send: Any, status: int, detail: str) -> None:
@@ -205,7 +199,7 @@ def create_app(settings: ServeSettings | None = None, service: EventService | No
     @app.post("/api/events", dependencies=writer, status_code=201, tags=["events"])
     async def post_events(request: Request) -> dict[str, Any]:
         """Store one event or a list of them (upsert by `event_id`); crops may come base64-encoded."""
-        raw = await request.body()
+        raw = await read_body(request, settings.max_body_bytes)
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
