@@ -67,6 +67,9 @@ class KafkaIngest:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": False,
+                # a member that died is noticed (and its partitions handed on) within seconds
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 1000,
                 **self.extra,
             }
         )

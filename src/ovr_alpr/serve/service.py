@@ -177,7 +177,9 @@ class EventService:
         if self.settings.kafka:
             from .kafka import KafkaIngest
 
-            self.kafka = KafkaIngest(self.settings.kafka, self.settings.kafka_group, self)
+            self.kafka = KafkaIngest(
+                self.settings.kafka, self.settings.kafka_group, self, **self.settings.kafka_options
+            )
             self.kafka.start()
 
     def _spawn(self, name: str, target: Any) -> None:

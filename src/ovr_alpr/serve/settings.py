@@ -41,6 +41,9 @@ class ServeSettings(BaseModel):
     max_batch: int = Field(default=1000, ge=1, description="events in one POST at most")
     kafka: str | None = None
     kafka_group: str = "ovr-alpr-serve"
+    kafka_options: dict[str, Any] = Field(
+        default_factory=dict, description="more librdkafka consumer settings"
+    )
     mqtt: str | None = None
     mqtt_topic: str = Field(default="ovr-alpr", description="prefix of the service's own MQTT topics")
     ha_discovery: bool = True
