@@ -7,6 +7,7 @@ SQLite (one file, WAL mode) is the default; PostgreSQL is chosen by URL. Events 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, inspect, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -250,6 +251,7 @@ class EventStore:
             raise ConfigError(f"unsupported database {self.dialect!r}", "use an SQLite path or postgresql://")
         self.crops_dir = Path(crops_dir) if crops_dir else default_crops
         self.engine = self._create_engine()
+        self._upsert_sql = self._events_upsert_sql()
         self._index: PlateIndex | None = None
         self._index_last_id = 0
         self._index_lock = threading.Lock()
@@ -343,17 +345,6 @@ class EventStore:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
-        stmt = self._insert(events_table)
-        keep = ("id", "event_id", "ingested_at")
-        set_ = {c.name: stmt.excluded[c.name] for c in events_table.columns if c.name not in keep}
-        for kind in CROP_KINDS:
-            column = f"{kind}_crop"
-            set_[column] = func.coalesce(stmt.excluded[column], events_table.c[column])
-        # A re-delivery without crops keeps the crops (and their size) stored the first time.
-        set_["crop_bytes"] = case(
-            (stmt.excluded.crop_bytes > 0, stmt.excluded.crop_bytes), else_=events_table.c.crop_bytes
-        )
-        stmt = stmt.on_conflict_do_update(index_elements=["event_id"], set_=set_)
         ids = [row["event_id"] for row in rows]
         with self.engine.begin() as conn:
             known = set(
@@ -361,11 +352,50 @@ class EventStore:
                     select(events_table.c.event_id).where(events_table.c.event_id.in_(ids))
                 ).scalars()
             )
-            conn.execute(stmt, rows)
+            conn.exec_driver_sql(self._upsert_sql, [self._driver_values(row) for row in rows])
             self._touch_cameras(conn, events, now)
         if self._index is not None:
             self._index.add(row["plate"] for row in rows)
         return [i for i in dict.fromkeys(ids) if i not in known]
+
+    def _events_upsert_sql(self) -> str:
+        """The upsert of one event row, as driver SQL.
+
+        Written out rather than built per call: SQLAlchemy's per-row parameter processing costs more than
+        the insert itself. A re-delivery updates the event but keeps crops stored the first time.
+        """
+        columns = [c.name for c in events_table.columns if c.name != "id"]
+        if self.dialect == "sqlite":
+            values = [f":{c}" for c in columns]
+        else:
+            values = [f"%({c})s::json" if c == "extras" else f"%({c})s" for c in columns]
+        updates = []
+        for c in columns:
+            if c in ("event_id", "ingested_at"):
+                continue
+            if c.endswith("_crop"):
+                updates.append(f"{c} = COALESCE(excluded.{c}, events.{c})")
+            elif c == "crop_bytes":
+                updates.append(
+                    "crop_bytes = CASE WHEN excluded.crop_bytes > 0 THEN excluded.crop_bytes "
+                    "ELSE events.crop_bytes END"
+                )
+            else:
+                updates.append(f"{c} = excluded.{c}")
+        return (
+            f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+            f"ON CONFLICT (event_id) DO UPDATE SET {', '.join(updates)}"
+        )
+
+    def _driver_values(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row's values as the database driver takes them (what SQLAlchemy's types would have made)."""
+        values = dict(row)
+        values["extras"] = json.dumps(row["extras"])
+        for key in ("captured_at", "ingested_at"):
+            naive = row[key].astimezone(timezone.utc).replace(tzinfo=None)
+            # SQLAlchemy's SQLite DateTime storage format, so reads and range filters see the same text
+            values[key] = naive.isoformat(" ", "microseconds") if self.dialect == "sqlite" else naive
+        return values
 
     @staticmethod
     def _row(ev: PlateEvent, paths: dict[str, str], size: int, now: datetime) -> dict[str, Any]:
@@ -445,27 +475,26 @@ class EventStore:
             best = newest.get(ev.camera_id)
             if best is None or _utc(ev.captured_at) >= _utc(best.captured_at):
                 newest[ev.camera_id] = ev
-        for camera_id, ev in newest.items():
-            at = _utc(ev.captured_at)
-            current = conn.execute(
-                select(camera_status_table.c.last_event_at).where(
-                    camera_status_table.c.camera_id == camera_id
-                )
-            ).first()
-            values = {
-                "last_event_at": at,
+        stmt = self._insert(camera_status_table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["camera_id"],
+            set_={
+                k: stmt.excluded[k] for k in ("last_event_at", "last_event_id", "last_plate", "updated_at")
+            },
+            where=(camera_status_table.c.last_event_at.is_(None))
+            | (camera_status_table.c.last_event_at <= stmt.excluded.last_event_at),
+        )
+        rows = [
+            {
+                "camera_id": camera_id,
+                "last_event_at": _utc(ev.captured_at),
                 "last_event_id": ev.event_id,
                 "last_plate": normalize_plate(ev.plate.normalized_text or ev.plate.text),
                 "updated_at": now,
             }
-            if current is None:
-                conn.execute(self._insert(camera_status_table).values(camera_id=camera_id, **values))
-            elif current[0] is None or current[0] <= at:
-                conn.execute(
-                    update(camera_status_table)
-                    .where(camera_status_table.c.camera_id == camera_id)
-                    .values(**values)
-                )
+            for camera_id, ev in newest.items()
+        ]
+        conn.execute(stmt, rows)
 
     # ------------------------------------------------------------ reading events
 
@@ -514,8 +543,13 @@ class EventStore:
             if query.match == "exact":
                 stmt = stmt.where(t.plate == plate)
             elif query.match == "prefix":
-                stmt = stmt.where(t.plate.startswith(plate, autoescape=True))
+                if plate:
+                    # a range, not LIKE: SQLite's LIKE is case-insensitive and cannot use the index
+                    upper = plate[:-1] + chr(ord(plate[-1]) + 1)
+                    stmt = stmt.where(t.plate >= plate, t.plate < upper)
             else:
+                if not plate:
+                    return SearchResult([], False, 0)
                 used_distance = max(0, min(query.max_distance, max_fuzzy_distance(plate)))
                 distances = dict(self.plate_index().search(plate, used_distance, limit=MAX_FUZZY_PLATES))
                 if not distances:

@@ -1,0 +1,158 @@
+"""Event-store benchmarks: ingest rate (SQLite, PostgreSQL) and search latency over many stored events.
+
+    python -m ovr_alpr.serve.bench --events 1000000 --json out/store-bench.json
+    python -m ovr_alpr.serve.bench --ingest-only --db postgresql://USER@127.0.0.1:5432/bench
+
+Numbers, not asserts: the README quotes what this prints on the project's machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import string
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..events.model import NodeInfo, PlateEvent, PlateInfo, VehicleInfo
+from ..store import EventQuery, EventStore
+
+_SHAPES = ["LLDDDLL", "LLDDDLL", "LDDDLL", "DLLDDDD", "LLLDDD", "LLDDDDLL", "DDDLLL"]
+_T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def random_plates(n: int, seed: int = 1) -> list[str]:
+    """`n` plates of common European shapes (L letter, D digit); repeats happen as on a real road."""
+    rng = random.Random(seed)
+    letters, digits = string.ascii_uppercase, string.digits
+    return [
+        "".join(rng.choice(letters if c == "L" else digits) for c in rng.choice(_SHAPES)) for _ in range(n)
+    ]
+
+
+def make_events(plates: list[str], cameras: int = 8, start: int = 0) -> list[PlateEvent]:
+    node = NodeInfo(site="bench", host="edge")
+    vehicle = VehicleInfo(type="car")
+    return [
+        PlateEvent(
+            event_id=uuid.uuid4().hex,
+            captured_at=_T0 + timedelta(seconds=(start + i) * 2),
+            camera_id=f"cam{(start + i) % cameras}",
+            track_id=start + i,
+            plate=PlateInfo(
+                text=p, normalized_text=p, confidence=0.6 + 0.4 * ((start + i) % 97) / 97, region="eu"
+            ),
+            vehicle=vehicle,
+            latency_ms=40.0,
+            node=node,
+            extras={"frame_number": start + i, "bbox": [10.0, 20.0, 110.0, 50.0]},
+        )
+        for i, p in enumerate(plates)
+    ]
+
+
+def ingest_rate(store: EventStore, events: list[PlateEvent], batch: int) -> float:
+    """Events per second upserted in batches of `batch` (one transaction each)."""
+    started = time.perf_counter()
+    for i in range(0, len(events), batch):
+        store.add(events[i : i + batch])
+    return len(events) / (time.perf_counter() - started)
+
+
+def fill(store: EventStore, total: int, chunk: int = 20_000, seed: int = 1) -> list[str]:
+    """Store `total` events; return their plates."""
+    plates: list[str] = []
+    for start in range(0, total, chunk):
+        part = random_plates(min(chunk, total - start), seed=seed + start)
+        store.add(make_events(part, start=start))
+        plates.extend(part)
+    return plates
+
+
+def _typo(plate: str, rng: random.Random, edits: int) -> str:
+    chars = list(plate)
+    for _ in range(edits):
+        chars[rng.randrange(len(chars))] = rng.choice(string.ascii_uppercase + string.digits)
+    return "".join(chars)
+
+
+def search_latency(store: EventStore, plates: list[str], queries: int, **query: Any) -> dict[str, float]:
+    """p50/p95/max in ms of `store.search` for plates with typos (first page of 50)."""
+    rng = random.Random(7)
+    edits = query.get("max_distance", 1) if query.get("match") == "fuzzy" else 0
+    times = []
+    found = 0
+    for _ in range(queries):
+        plate = _typo(rng.choice(plates), rng, edits)
+        started = time.perf_counter()
+        result = store.search(EventQuery(plate=plate, **query))
+        times.append((time.perf_counter() - started) * 1000)
+        found += bool(result.events)
+    arr = np.array(times)
+    return {
+        "p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "max_ms": round(float(arr.max()), 2),
+        "found_share": round(found / queries, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db", default="", help="SQLite file or postgresql:// URL (default: a temporary SQLite file)"
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="events stored for the search figures")
+    parser.add_argument("--ingest-events", type=int, default=20_000, help="events for the ingest figures")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = args.db or str(Path(tmp) / "bench.db")
+        figures: dict[str, Any] = {"database": "postgresql" if "postgres" in target else "sqlite"}
+        with EventStore(target, crops_dir=Path(tmp) / "crops") as store:
+            events = make_events(random_plates(args.ingest_events, seed=99), start=10_000_000)
+            figures["ingest_batch500_events_per_s"] = round(
+                ingest_rate(store, events[: len(events) // 2], 500)
+            )
+            single = events[len(events) // 2 :][:2000]
+            figures["ingest_single_events_per_s"] = round(ingest_rate(store, single, 1))
+            figures["reingest_batch500_events_per_s"] = round(
+                ingest_rate(store, events[: len(events) // 2], 500)
+            )
+            print(json.dumps(figures))
+            if not args.ingest_only:
+                started = time.perf_counter()
+                plates = fill(store, args.events)
+                figures["stored_events"] = store.count()
+                figures["fill_s"] = round(time.perf_counter() - started, 1)
+                started = time.perf_counter()
+                index = store.plate_index()
+                figures["fuzzy_index_build_s"] = round(time.perf_counter() - started, 1)
+                figures["distinct_plates"] = len(index)
+                for name, query in {
+                    "exact": {"match": "exact"},
+                    "prefix": {"match": "prefix"},
+                    "fuzzy1": {"match": "fuzzy", "max_distance": 1},
+                    "fuzzy2": {"match": "fuzzy", "max_distance": 2},
+                }.items():
+                    figures[f"search_{name}"] = search_latency(store, plates, args.queries, **query)
+                    print(name, figures[f"search_{name}"])
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
