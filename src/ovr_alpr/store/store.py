@@ -252,6 +252,7 @@ class EventStore:
         self.crops_dir = Path(crops_dir) if crops_dir else default_crops
         self.engine = self._create_engine()
         self._upsert_sql = self._events_upsert_sql()
+        self._camera_upsert = self._camera_upsert_stmt()
         self._index: PlateIndex | None = None
         self._index_last_id = 0
         self._index_lock = threading.Lock()
@@ -347,16 +348,24 @@ class EventStore:
             raise
         ids = [row["event_id"] for row in rows]
         with self.engine.begin() as conn:
-            known = set(
-                conn.execute(
-                    select(events_table.c.event_id).where(events_table.c.event_id.in_(ids))
-                ).scalars()
-            )
+            known = self._known_ids(conn, ids)
             conn.exec_driver_sql(self._upsert_sql, [self._driver_values(row) for row in rows])
             self._touch_cameras(conn, events, now)
         if self._index is not None:
             self._index.add(row["plate"] for row in rows)
         return [i for i in dict.fromkeys(ids) if i not in known]
+
+    def _known_ids(self, conn: Any, ids: list[str]) -> set[str]:
+        """Which of `ids` are stored already (driver SQL: this runs once per ingested batch)."""
+        if self.dialect == "sqlite":
+            known: set[str] = set()
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                sql = f"SELECT event_id FROM events WHERE event_id IN ({', '.join('?' * len(part))})"
+                known.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)))
+            return known
+        rows = conn.exec_driver_sql("SELECT event_id FROM events WHERE event_id = ANY(%(ids)s)", {"ids": ids})
+        return {r[0] for r in rows}
 
     def _events_upsert_sql(self) -> str:
         """The upsert of one event row, as driver SQL.
@@ -475,15 +484,6 @@ class EventStore:
             best = newest.get(ev.camera_id)
             if best is None or _utc(ev.captured_at) >= _utc(best.captured_at):
                 newest[ev.camera_id] = ev
-        stmt = self._insert(camera_status_table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["camera_id"],
-            set_={
-                k: stmt.excluded[k] for k in ("last_event_at", "last_event_id", "last_plate", "updated_at")
-            },
-            where=(camera_status_table.c.last_event_at.is_(None))
-            | (camera_status_table.c.last_event_at <= stmt.excluded.last_event_at),
-        )
         rows = [
             {
                 "camera_id": camera_id,
@@ -494,7 +494,19 @@ class EventStore:
             }
             for camera_id, ev in newest.items()
         ]
-        conn.execute(stmt, rows)
+        conn.execute(self._camera_upsert, rows)
+
+    def _camera_upsert_stmt(self) -> Any:
+        """Upsert of a camera's last event that never moves it back in time (built once: costly to build)."""
+        stmt = self._insert(camera_status_table)
+        return stmt.on_conflict_do_update(
+            index_elements=["camera_id"],
+            set_={
+                k: stmt.excluded[k] for k in ("last_event_at", "last_event_id", "last_plate", "updated_at")
+            },
+            where=(camera_status_table.c.last_event_at.is_(None))
+            | (camera_status_table.c.last_event_at <= stmt.excluded.last_event_at),
+        )
 
     # ------------------------------------------------------------ reading events
 
