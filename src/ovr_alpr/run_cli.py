@@ -130,6 +130,9 @@ def register(app: typer.Typer) -> None:
         no_crops: bool = typer.Option(False, "--no-crops", help="do not save plate crops"),
         print_events: bool = typer.Option(True, "--print-events/--quiet", help="print one line per event"),
         log_level: str = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
+        metrics_port: int = typer.Option(
+            None, "--metrics-port", help="serve Prometheus /metrics on 127.0.0.1:PORT while running"
+        ),
     ) -> None:
         """Read plates from a source and deliver one event per vehicle to the sinks."""
         cfg = build_config(
@@ -157,6 +160,10 @@ def register(app: typer.Typer) -> None:
         from .pipeline import Pipeline
 
         pipeline = Pipeline(cfg, collect_events=False)
+        if metrics_port:
+            from .run_metrics import serve_metrics
+
+            serve_metrics(pipeline, metrics_port)
         if print_events:
             _print_events(pipeline)
         result = pipeline.run(max_frames=max_frames, handle_signals=True)
