@@ -34,10 +34,14 @@ def serve_command(
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
 ) -> None:
     """Serve the event store: search API (/docs), live page (/), Kafka ingest, watchlist alerts, /metrics."""
-    from ..run_cli import setup_logging
     from .settings import load_settings
 
-    setup_logging(log_level)
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
     settings = load_settings(
         config,
         db=db,
