@@ -38,11 +38,13 @@ serve-demo: install
 
 test: install-test services
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint:
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format src tests

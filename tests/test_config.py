@@ -1,7 +1,9 @@
 import pytest
 
-from ovr_alpr.config import AppConfig, KafkaSinkConfig, MqttSinkConfig, load_config, parse_sink_spec
 from ovr_alpr.errors import ConfigError
+from ovr_alpr.pipeline.config import AppConfig, load_config, parse_sink_spec
+from ovr_alpr.sinks.kafka import KafkaSinkConfig
+from ovr_alpr.sinks.mqtt import MqttSinkConfig
 
 
 def test_defaults_are_the_embedded_offline_models():

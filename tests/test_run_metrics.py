@@ -6,7 +6,7 @@ import urllib.request
 from types import SimpleNamespace
 
 from ovr_alpr.cli import main
-from ovr_alpr.run_metrics import serve_metrics
+from ovr_alpr.cli.run_metrics import serve_metrics
 from ovr_alpr.sinks.broker import DeliveryStats
 from service_fixtures import free_port
 

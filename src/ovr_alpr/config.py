@@ -1,24 +1,88 @@
-"""One pydantic config tree, loaded from YAML and overridden from the command line.
+"""The config sections every layer shares, and the base models of the plugin sections.
 
-Defaults are the embedded offline models, so `AppConfig()` is a working configuration.
+A plugin (backend, reader, tracker, sink) declares its own section as a subclass of a base here, next to its
+code, and registers it (`registry.Registry.register(name, config=...)`); `plugin_slot` makes a field accept
+whichever registered section its `type` word names. The whole app's config (`pipeline.config.AppConfig`)
+is assembled above the stages, once their built-in plugins are registered.
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from .errors import ConfigError
+from .registry import registry
 
 
-class _Strict(BaseModel):
+class StrictConfig(BaseModel):
+    """Base of every config model: unknown keys are errors, assignments are validated."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+_Strict = StrictConfig
+
+
+class PluginConfig(StrictConfig):
+    """Base of a plugin's config section: `type` names the registered plugin (and so its section model)."""
+
+    type: str
+
+
+P = TypeVar("P", bound=PluginConfig)
+
+
+def plugin_slot(kind: str, default_type: str | None = None) -> BeforeValidator:
+    """Field validator: a mapping is validated by the section model registered under its `type` word.
+
+    Errors keep the inner key's path (`ctx["where"]`), so `ocr.max_atempts: unknown key` names the key.
+    """
+
+    def fail(detail: str, where: str = "") -> PydanticCustomError:
+        return PydanticCustomError("plugin", "{detail}", {"detail": detail, "where": where})
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, PluginConfig):
+            return value
+        if not isinstance(value, dict):
+            raise fail(f"{kind} section must be a mapping with a 'type' key")
+        name = value.get("type", default_type)
+        if name is None:
+            raise fail(f"{kind} section needs a 'type' key", "type")
+        try:
+            model = registry(kind).config_class(str(name))
+        except ValueError as exc:
+            raise fail(str(exc), "type") from None
+        try:
+            return model.model_validate({**value, "type": name})
+        except ValidationError as exc:
+            inner = exc.errors()[0]
+            msg = "unknown key" if inner["type"] == "extra_forbidden" else inner["msg"]
+            raise fail(msg, ".".join(str(part) for part in inner["loc"])) from None
+
+    return BeforeValidator(validate)
+
+
+def plugin_field(kind: str, base: type[P], default_type: str | None = None) -> Any:
+    """`Annotated` type of a field holding one plugin section of `kind` (serialised with all its keys)."""
+    return Annotated[SerializeAsAny[base], plugin_slot(kind, default_type)]
+
+
+def plugin_default(kind: str, name: str) -> Any:
+    """A default factory: the registered section of `name` with its own defaults."""
+    return lambda: registry(kind).config_class(name)()
 
 
 # ---------------------------------------------------------------- models
@@ -37,13 +101,21 @@ class ModelConfig(_Strict):
     """
 
     path: str | None = None
-    backend: Literal["auto", "onnxruntime", "tensorrt", "ultralytics", "torch"] = "auto"
+    backend: str = Field(default="auto", description="`auto` or a registered backend word")
     device: str = "cpu"
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
     input_size: int | None = Field(default=None, ge=32, le=4096)
     batch: int = Field(default=1, ge=1, le=64)
     calibration: str | None = None
     threads: int = Field(default=0, ge=0, description="intra-op threads, 0 = all cores")
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        known = registry("backend")
+        if value != "auto" and known.names() and value not in known:
+            raise ValueError(f"got {value!r}, allowed: auto, {known.allowed()}")
+        return value
 
     @field_validator("device")
     @classmethod
@@ -61,22 +133,28 @@ class PlateDetectorConfig(_Strict):
     conf_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     min_plate_width_px: int = Field(default=16, ge=1)
-    # In vehicle-first mode each vehicle crop is searched at this input size (px).
-    vehicle_crop_size: int = Field(default=416, ge=64, le=1280)
 
 
 class VehicleDetectorConfig(_Strict):
     """Optional vehicle detector (COCO YOLO / YOLOX). When set, the pipeline runs vehicle-first."""
 
     model: ModelConfig
-    format: Literal["auto", "yolov8", "yolox"] = "auto"
+    format: str = Field(default="auto", description="`auto` or a registered detector format word")
     conf_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     classes: dict[int, str] = Field(default_factory=lambda: {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"})
 
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        known = registry("detector format")
+        if value != "auto" and known.names() and value not in known:
+            raise ValueError(f"got {value!r}, allowed: auto, {known.allowed()}")
+        return value
 
-class OcrConfig(_Strict):
-    """Plate reader and the once-per-track policy.
+
+class OcrConfig(PluginConfig):
+    """Plate reader (`type` picks the registered reader, which may add keys) and the once-per-track policy.
 
     Attributes:
         min_track_frames: frames a track must have been seen before its first OCR attempt.
@@ -84,13 +162,9 @@ class OcrConfig(_Strict):
         attempt_every_frames: frames between attempts of one track.
         confidence_target: a fused read at or above this confidence is final at once.
         min_confidence: a fused read below this is not published when the track ends.
-        crop_variants: versions of each plate crop read in one batch, the most confident read kept: `full`
-            (the crop as cut), `band_rows` (its rows holding the characters), `band` (cut to the
-            characters on all sides; the crop itself when no characters are found). Each is one OCR
-            input: `[band]` alone costs ~1.1x a plain read, the default ~2x (see `ocr.variants`).
     """
 
-    type: Literal["ppocr"] = "ppocr"
+    type: str = "ppocr"
     model: ModelConfig = Field(default_factory=ModelConfig)
     alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     min_track_frames: int = Field(default=2, ge=1)
@@ -100,37 +174,17 @@ class OcrConfig(_Strict):
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     min_plate_chars: int = Field(default=4, ge=1)
     max_plate_chars: int = Field(default=10, ge=1)
-    crop_variants: list[Literal["full", "band_rows", "band"]] = Field(
-        default_factory=lambda: ["band_rows", "band"], min_length=1
-    )
 
 
-class TrackerConfig(_Strict):
-    """ByteTrack (the `trackers` library). Buffers are in frames.
+class TrackerConfig(PluginConfig):
+    """Tracker (`type` picks the registered tracker, which adds its own keys). Buffers are in frames.
 
     Attributes:
-        track_activation_threshold: a detection must score this much to start a track.
-        high_conf_det_threshold: detections above it are matched first, the rest in ByteTrack's second pass.
-        minimum_iou_threshold: least IoU for a detection to continue a track.
-        minimum_consecutive_frames: frames before a new track gets an id.
         lost_track_buffer: frames a lost track is kept (and its state held) before it ends.
     """
 
-    type: Literal["bytetrack"] = "bytetrack"
-    track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
-    high_conf_det_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
-    minimum_consecutive_frames: int = Field(default=2, ge=1)
+    type: str = "bytetrack"
     lost_track_buffer: int = Field(default=30, ge=1)
-    association_scale: float = Field(
-        default=2.5,
-        ge=1.0,
-        le=10.0,
-        description=(
-            "boxes are grown by this factor around their centre for matching only: plates are small and move "
-            "several heights per frame, so their raw boxes often do not overlap from one frame to the next"
-        ),
-    )
 
 
 class EventsConfig(_Strict):
@@ -184,99 +238,21 @@ class EventsConfig(_Strict):
 # ---------------------------------------------------------------- sinks
 
 
-class _SinkBase(_Strict):
+class SinkConfig(PluginConfig):
+    """Base of a sink's section; each sink module defines its own (`sinks.jsonl.JsonlSinkConfig`, ...)."""
+
     spool_dir: str | None = Field(
         default=None, description="undeliverable events wait here; default out/spool/<name>"
     )
 
+    def target(self) -> str:
+        """Where the events go (a path, host and topic, URL), for the sink's name and messages."""
+        raise NotImplementedError
 
-class JsonlSinkConfig(_SinkBase):
-    type: Literal["jsonl"] = "jsonl"
-    path: str
-
-
-class CsvSinkConfig(_SinkBase):
-    type: Literal["csv"] = "csv"
-    path: str
-
-
-class KafkaSinkConfig(_SinkBase):
-    type: Literal["kafka"] = "kafka"
-    bootstrap_servers: str
-    topic: str = "alpr.events"
-    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
-    extra: dict[str, Any] = Field(default_factory=dict, description="more librdkafka producer settings")
-
-
-class MqttSinkConfig(_SinkBase):
-    type: Literal["mqtt"] = "mqtt"
-    host: str
-    port: int = Field(default=1883, ge=1, le=65535)
-    topic: str = "alpr/events"
-    qos: Literal[0, 1, 2] = 1
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-
-class DbSinkConfig(_SinkBase):
-    """The event store (`ovr_alpr.store`): an SQLite file or a `postgresql://` URL."""
-
-    type: Literal["db"] = "db"
-    url: str = Field(description="SQLite file path or postgresql://USER:PASS@HOST:PORT/DB")
-    crops_dir: str | None = Field(default=None, description="default: crops/ next to the SQLite file")
-
-
-class HttpSinkConfig(_SinkBase):
-    """`POST /api/events` of an `ovr-alpr serve`; events wait in the spool while it is down."""
-
-    type: Literal["http"] = "http"
-    url: str = Field(description="the service's base URL, e.g. http://127.0.0.1:8080")
-    token: str | None = Field(default=None, description="API token; default env OVR_ALPR_API_TOKEN")
-    timeout_s: float = Field(default=10.0, gt=0)
-
-
-SinkConfig = Annotated[
-    JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig | DbSinkConfig | HttpSinkConfig,
-    Field(discriminator="type"),
-]
-
-
-def parse_sink_spec(
-    spec: str,
-) -> JsonlSinkConfig | CsvSinkConfig | KafkaSinkConfig | MqttSinkConfig | DbSinkConfig | HttpSinkConfig:
-    """`jsonl:PATH`, `csv:PATH`, `kafka://HOST:PORT/TOPIC`, `mqtt://HOST:PORT/TOPIC`, `db:PATH|URL`,
-    `http(s)://HOST:PORT` -> a sink config."""
-    if spec.startswith("db:") and len(spec) > 3:
-        return DbSinkConfig(url=spec[3:])
-    if spec.startswith(("http://", "https://")):
-        if not urlparse(spec).hostname:
-            raise ConfigError(f"sink {spec!r} has no host", "write it as http://HOST:PORT")
-        return HttpSinkConfig(url=spec)
-    if spec.startswith(("kafka://", "mqtt://")):
-        url = urlparse(spec)
-        topic = url.path.lstrip("/")
-        if not url.hostname:
-            raise ConfigError(
-                f"sink {spec!r} has no host", "write it as kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC"
-            )
-        try:
-            port = url.port
-        except ValueError:
-            raise ConfigError(f"sink {spec!r} has an invalid port", "use a number 1-65535") from None
-        if url.scheme == "kafka":
-            return KafkaSinkConfig(
-                bootstrap_servers=f"{url.hostname}:{port or 9092}", **({"topic": topic} if topic else {})
-            )
-        return MqttSinkConfig(host=url.hostname, port=port or 1883, **({"topic": topic} if topic else {}))
-    kind, sep, path = spec.partition(":")
-    if sep and kind in ("jsonl", "csv") and path:
-        return JsonlSinkConfig(path=path) if kind == "jsonl" else CsvSinkConfig(path=path)
-    raise ConfigError(
-        f"cannot parse sink {spec!r}",
-        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC, db:PATH|URL "
-        "or http://HOST:PORT",
-    )
+    @classmethod
+    def from_spec(cls, spec: str) -> SinkConfig | None:
+        """The section for a `--sink` string this sink understands (e.g. `jsonl:PATH`), else None."""
+        return None
 
 
 # ---------------------------------------------------------------- cameras and the app
@@ -315,78 +291,3 @@ class QualityConfig(_Strict):
 class NodeConfig(_Strict):
     site: str = "default"
     host: str = Field(default_factory=socket.gethostname)
-
-
-class AppConfig(_Strict):
-    cameras: list[CameraConfig] = Field(default_factory=lambda: [CameraConfig()])
-    plate_detector: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig)
-    vehicle_detector: VehicleDetectorConfig | None = None
-    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
-    ocr: OcrConfig = Field(default_factory=OcrConfig)
-    events: EventsConfig = Field(default_factory=EventsConfig)
-    sinks: list[SinkConfig] = Field(default_factory=list)
-    quality: QualityConfig = Field(default_factory=QualityConfig)
-    node: NodeConfig = Field(default_factory=NodeConfig)
-    output_dir: str = "out"
-    save_crops: bool = True
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    stats_interval_s: float = Field(default=10.0, gt=0)
-    drain_timeout_s: float = Field(default=30.0, ge=0)
-    cache_dir: str | None = Field(
-        default=None, description="converted models / engines; default ~/.cache/ovr-alpr"
-    )
-
-    @model_validator(mode="after")
-    def _unique_cameras(self) -> AppConfig:
-        ids = [c.id for c in self.cameras]
-        if len(ids) != len(set(ids)):
-            raise ValueError(f"camera ids must be unique, got {ids}")
-        return self
-
-    @property
-    def cache_path(self) -> Path:
-        return Path(self.cache_dir).expanduser() if self.cache_dir else Path.home() / ".cache" / "ovr-alpr"
-
-
-def _format_validation_error(exc: ValidationError, origin: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(root)"
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif first["type"] == "literal_error" and first.get("ctx"):
-        msg = f"got {first.get('input')!r}, allowed: {first['ctx'].get('expected')}"
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"invalid config {origin}: {where}: {msg}{more}"
-
-
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
-    """Load YAML (optional), apply dotted-path `overrides`, validate. Raises `ConfigError` with the key."""
-    data: dict[str, Any] = {}
-    origin = "(defaults)"
-    if path is not None:
-        origin = str(path)
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} not found", "check the --config path")
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"config file {p} is not valid YAML{line}", "fix the YAML syntax") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {p} must hold a mapping at the top", "see config.example.yaml")
-        data = loaded
-    for dotted, value in (overrides or {}).items():
-        node = data
-        keys = dotted.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    try:
-        return AppConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(
-            _format_validation_error(exc, origin), "fix that key (see config.example.yaml)"
-        ) from None

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ovr_alpr.backends import load_backend
-from ovr_alpr.backends.base import BACKENDS, InferenceBackend, backend_candidates
-from ovr_alpr.backends.engine_cache import engine_cache_key
 from ovr_alpr.config import ModelConfig
 from ovr_alpr.errors import ModelError
-from ovr_alpr.models.convert import make_tiny_model, save
+from ovr_alpr.runtime.backends import load_backend
+from ovr_alpr.runtime.backends.base import BACKENDS, InferenceBackend, backend_candidates
+from ovr_alpr.runtime.convert import make_tiny_model, save
+from ovr_alpr.runtime.engine_cache import engine_cache_key
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_precision_fp16_loads_a_cached_derived_file(tiny_path, tmp_path):
 
 
 def test_embedded_plate_model_runs_fp32_on_cpu_without_its_mask_branch(tmp_path):
-    from ovr_alpr.models.zoo import default_model_path
+    from ovr_alpr.runtime.zoo import default_model_path
 
     backend = load_backend(
         ModelConfig(threads=1),
@@ -85,7 +85,7 @@ def test_failed_backend_falls_back_to_the_next_with_a_warning(tiny_path, tmp_pat
         def __call__(self, batch):
             raise RuntimeError("out of memory while building")
 
-    import ovr_alpr.backends.base as base
+    import ovr_alpr.runtime.backends.base as base
 
     monkeypatch.setattr(base, "backend_candidates", lambda cfg, path: ["broken-for-test", "onnxruntime"])
     with caplog.at_level(logging.WARNING):

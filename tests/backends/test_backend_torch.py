@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from ovr_alpr.config import ModelConfig
-from ovr_alpr.models.convert import make_tiny_model, save
+from ovr_alpr.runtime.convert import make_tiny_model, save
 
 torch = pytest.importorskip("torch", reason="torch is not installed (the [torch] extra)")
 
 
 def test_torch_backend_matches_onnxruntime_on_cpu(tmp_path):
-    from ovr_alpr.backends import load_backend
+    from ovr_alpr.runtime.backends import load_backend
 
     path = save(make_tiny_model(), tmp_path / "tiny.onnx")
     x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
@@ -28,7 +28,7 @@ def test_torch_backend_matches_onnxruntime_on_cpu(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with CUDA torch")
 def test_torch_backend_fp16_on_cuda_is_close_to_fp32(tmp_path):
-    from ovr_alpr.backends import load_backend
+    from ovr_alpr.runtime.backends import load_backend
 
     path = save(make_tiny_model(), tmp_path / "tiny.onnx")
     x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)

@@ -21,8 +21,8 @@ def untrained_pt(tmp_path_factory):
 
 
 def test_pt_model_runs_on_cpu_like_an_onnx_export(untrained_pt, tmp_path):
-    from ovr_alpr.backends import load_backend
     from ovr_alpr.detect.yolo import YoloDetector
+    from ovr_alpr.runtime.backends import load_backend
 
     backend = load_backend(ModelConfig(path=str(untrained_pt), input_size=320), "vehicle", cache_dir=tmp_path)
     assert backend.name == "ultralytics"
@@ -39,7 +39,7 @@ def test_pt_model_runs_on_cpu_like_an_onnx_export(untrained_pt, tmp_path):
 def test_pt_to_onnx_export(untrained_pt, tmp_path):
     import onnxruntime as ort
 
-    from ovr_alpr.models.export import export_pt_to_onnx
+    from ovr_alpr.tools.export import export_pt_to_onnx
 
     out = export_pt_to_onnx(untrained_pt, tmp_path / "y.onnx", imgsz=320)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -49,7 +49,7 @@ def test_pt_to_onnx_export(untrained_pt, tmp_path):
 
 def test_unknown_name_offline_is_one_line_model_error(untrained_pt, monkeypatch, tmp_path):
     """A name Ultralytics would download: offline the error says where to put the file."""
-    from ovr_alpr.backends import ultralytics as ul
+    from ovr_alpr.runtime.backends import ultralytics as ul
 
     def no_network(*args, **kwargs):
         raise ConnectionError("Download failure for yolo11n.pt. Environment may be offline.")

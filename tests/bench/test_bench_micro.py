@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ovr_alpr.detect.ops import Letterbox, iou_matrix, nms
+from ovr_alpr.detect.ops import iou_matrix, nms
 from ovr_alpr.evaluation.metrics import match_boxes
+from ovr_alpr.imaging import Letterbox
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import numpy as np
 
-from ovr_alpr.detect.ops import Letterbox, iou_matrix, nms, to_nchw
+from ovr_alpr.detect.ops import iou_matrix, nms
+from ovr_alpr.imaging import Letterbox, to_nchw
 
 
 def test_nms_keeps_best_of_overlapping_and_separate_boxes():

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ovr_alpr.alpr import Alpr
-from ovr_alpr.config import AppConfig
 from ovr_alpr.detect.ops import box_iou
+from ovr_alpr.pipeline.alpr import Alpr
+from ovr_alpr.pipeline.config import AppConfig
 
 
 @pytest.fixture(scope="module")

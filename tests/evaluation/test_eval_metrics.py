@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ovr_alpr.alpr import PlateRead
+from ovr_alpr.evaluation.datasets import LabelledImage
 from ovr_alpr.evaluation.metrics import (
     PlateOutcome,
     Tally,
@@ -18,7 +18,7 @@ from ovr_alpr.evaluation.metrics import (
     pick_reads,
 )
 from ovr_alpr.evaluation.runner import score_image
-from ovr_alpr.models.datasets import LabelledImage
+from ovr_alpr.pipeline.alpr import PlateRead
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,14 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from ovr_alpr.config import AppConfig, EventsConfig
-from ovr_alpr.events.builder import EventBuilder
+from ovr_alpr.config import EventsConfig
+from ovr_alpr.events.builder import CropStore, EventBuilder
 from ovr_alpr.events.dedup import Deduplicator
 from ovr_alpr.events.model import PlateEvent
-from ovr_alpr.events.normalize import PlateNormalizer, normalize_text
-from ovr_alpr.ocr.base import PlateText
-from ovr_alpr.ocr.policy import Shot, TrackState
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.plate_text import PlateText
+from ovr_alpr.plate_text.normalize import PlateNormalizer, normalize_text
+from ovr_alpr.track.state import Shot, TrackState
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 
@@ -70,7 +71,8 @@ def _final_state(text):
 
 
 def test_builder_saves_crop_fills_extras_and_suppresses_duplicates(tmp_path):
-    builder = EventBuilder(AppConfig(output_dir=str(tmp_path)))
+    cfg = AppConfig(output_dir=str(tmp_path))
+    builder = EventBuilder(cfg.events, cfg.node, CropStore(tmp_path))
     state, read = _final_state("ab123cd")
     ev = builder.build(state, read)
     assert ev.plate.normalized_text == "AB123CD" and ev.captured_at == T0

@@ -1,9 +1,10 @@
 import pytest
 
-from ovr_alpr.config import EventsConfig, load_config
+from ovr_alpr.config import EventsConfig
 from ovr_alpr.errors import ConfigError
-from ovr_alpr.events.normalize import PlateNormalizer
-from ovr_alpr.ocr.base import PlateText
+from ovr_alpr.pipeline.config import load_config
+from ovr_alpr.plate_text import PlateText
+from ovr_alpr.plate_text.normalize import PlateNormalizer
 
 FORMATS = {"sk": ["LLDDDLL"], "cz": ["DLXDDDD"], "pl": ["LLDDDDD"]}
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ovr_alpr.cli import main
-from ovr_alpr.models.calibration import CalibrationSet, build_calibration_set
+from ovr_alpr.runtime.calibration import CalibrationSet
+from ovr_alpr.tools.calibrate import build_calibration_set
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import onnx
 import pytest
 
 from ovr_alpr.cli import main
-from ovr_alpr.config import AppConfig
-from ovr_alpr.models.convert import PRECISION_KEY, get_metadata, make_tiny_model, save
-from ovr_alpr.models.datasets import load_dataset
-from ovr_alpr.models.inventory import COLUMNS, format_table, models_table
+from ovr_alpr.evaluation.datasets import load_dataset
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.runtime.convert import PRECISION_KEY, get_metadata, make_tiny_model, save
+from ovr_alpr.tools.inventory import COLUMNS, format_table, models_table
 
 OPENALPR = Path(__file__).resolve().parents[3] / "shared" / "data" / "openalpr"
 needs_openalpr = pytest.mark.skipif(not OPENALPR.is_dir(), reason=f"{OPENALPR} (shared data) is not present")
@@ -104,7 +104,7 @@ def test_validate_plate_writes_the_json_contract(tmp_path, capsys):
 
 @needs_openalpr
 def test_validate_ocr_reads_label_crops(tmp_path):
-    from ovr_alpr.models.validate import validate
+    from ovr_alpr.tools.validate import validate
 
     report = validate(
         AppConfig(cache_dir=str(tmp_path)), "ocr", ["fp32"], OPENALPR / "eu", limit=3, progress=False

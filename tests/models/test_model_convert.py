@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from ovr_alpr.errors import ModelError
-from ovr_alpr.models.convert import (
+from ovr_alpr.runtime.convert import (
     PRECISION_KEY,
     detect_onnx_precision,
     fp16_to_fp32,
@@ -19,8 +19,8 @@ from ovr_alpr.models.convert import (
     prune_outputs,
     save,
 )
-from ovr_alpr.models.quantize import QuantizeOptions, quantize_int8, tail_nodes
-from ovr_alpr.models.resolve import DerivedSpec, derive_onnx
+from ovr_alpr.runtime.quantize import QuantizeOptions, quantize_int8, tail_nodes
+from ovr_alpr.runtime.resolve import DerivedSpec, derive_onnx
 
 
 def run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ovr_alpr.models.metrics import DetectionTally, average_precision, match_detections, normalise_plate
-from ovr_alpr.models.validate import check_budget, format_report
+from ovr_alpr.tools.metrics import DetectionTally, average_precision, match_detections, normalise_plate
+from ovr_alpr.tools.validate import check_budget, format_report
 
 GT = np.array([[10, 10, 50, 30]], dtype=np.float32)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ovr_alpr.ocr.formats import FormatBank, expand_template, fits
+from ovr_alpr.plate_text.formats import FormatBank, expand_template, fits
 
 
 def test_expand_template_counts_and_errors():

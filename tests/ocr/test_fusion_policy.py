@@ -3,9 +3,10 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ovr_alpr.config import OcrConfig
-from ovr_alpr.ocr.base import PlateText
-from ovr_alpr.ocr.fusion import fuse_reads
-from ovr_alpr.ocr.policy import OcrPolicy, Shot, TrackState
+from ovr_alpr.ocr.policy import OcrPolicy
+from ovr_alpr.plate_text import PlateText
+from ovr_alpr.plate_text.fusion import fuse_reads
+from ovr_alpr.track.state import Shot, TrackState
 
 
 def _read(text, p=0.9):

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from ovr_alpr.config import AppConfig, CameraConfig
+from ovr_alpr.config import CameraConfig
 from ovr_alpr.detect.plates import PlateFinder
-from ovr_alpr.ocr.base import PlateText
 from ovr_alpr.pipeline import Pipeline
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.plate_text import PlateText
 from ovr_alpr.synth.clip import make_clip
 from ovr_alpr.types import Detections
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import TOKEN
-from ovr_alpr.config import HttpSinkConfig
 from ovr_alpr.events.model import ImageRefs
 from ovr_alpr.serve.app import create_app
 from ovr_alpr.serve.settings import ServeSettings
-from ovr_alpr.sinks.http import HttpSink
+from ovr_alpr.sinks.http import HttpSink, HttpSinkConfig
 from ovr_alpr.store import EventStore
 from service_fixtures import JPEG, LiveServer, free_port, minutes, plate_event, wait_until
 

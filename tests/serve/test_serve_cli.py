@@ -27,7 +27,8 @@ def test_serve_imports_a_runs_events_and_serves_them(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     env.pop("OVR_ALPR_API_TOKEN", None)
-    argv = [sys.executable, "-m", "ovr_alpr.cli", "serve", "--db", str(tmp_path / "demo" / "events.db")]
+    launcher = "import sys; from ovr_alpr.cli import main; sys.exit(main())"
+    argv = [sys.executable, "-c", launcher, "serve", "--db", str(tmp_path / "demo" / "events.db")]
     argv += ["--port", str(port), "--import", str(jsonl), "--log-level", "WARNING"]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -39,7 +40,9 @@ def test_serve_imports_a_runs_events_and_serves_them(tmp_path: Path) -> None:
             return False
 
     try:
-        assert wait_until(up, 30, 0.2), proc.stdout.read() if proc.poll() is not None else "not up"
+        if not wait_until(lambda: up() or proc.poll() is not None, 90, 0.2) or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"serve did not come up: {proc.communicate(timeout=10)[0][-2000:]}")
         found = httpx.get(f"{url}/api/events", params={"plate": "AB123C0", "match": "fuzzy"}).json()["events"]
         assert [e["plate"]["normalized_text"] for e in found] == ["AB123CD"]
         assert httpx.get(url + found[0]["images"]["plate_url"]).content == JPEG

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ovr_alpr.config import (
-    CsvSinkConfig,
-    JsonlSinkConfig,
-    KafkaSinkConfig,
-    MqttSinkConfig,
-    parse_sink_spec,
-)
 from ovr_alpr.errors import SinkError
 from ovr_alpr.events.model import PlateEvent
+from ovr_alpr.pipeline.config import parse_sink_spec
 from ovr_alpr.sinks import SINKS, KafkaSink, MqttSink, Sink, SinkSet, build_sinks, sink_name
+from ovr_alpr.sinks.csv import CsvSinkConfig
+from ovr_alpr.sinks.jsonl import JsonlSinkConfig
+from ovr_alpr.sinks.kafka import KafkaSinkConfig
+from ovr_alpr.sinks.mqtt import MqttSinkConfig
 
 
 def _closed_port() -> int:
@@ -27,7 +25,7 @@ def _closed_port() -> int:
 
 
 def test_registry_has_every_sink_type() -> None:
-    assert SINKS.names() == ["csv", "jsonl", "kafka", "mqtt"]
+    assert SINKS.names() == ["csv", "db", "http", "jsonl", "kafka", "mqtt"]
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ovr_alpr.config import DbSinkConfig, HttpSinkConfig, load_config, parse_sink_spec
 from ovr_alpr.errors import ConfigError
 from ovr_alpr.events.model import ImageRefs
-from ovr_alpr.sinks import SINKS, SinkSet, build_sinks
+from ovr_alpr.pipeline.config import load_config
+from ovr_alpr.sinks import SINKS, SinkSet, build_sinks, parse_sink_spec
+from ovr_alpr.sinks.db import DbSinkConfig
+from ovr_alpr.sinks.http import HttpSinkConfig
 from ovr_alpr.store import EventQuery, EventStore
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40 + b"\xff\xd9"

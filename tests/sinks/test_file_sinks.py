@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ovr_alpr.config import CsvSinkConfig, JsonlSinkConfig
 from ovr_alpr.errors import SinkError
 from ovr_alpr.events.model import PlateEvent
 from ovr_alpr.sinks import CsvSink, JsonlSink
-from ovr_alpr.sinks.csv import CSV_COLUMNS
+from ovr_alpr.sinks.csv import CSV_COLUMNS, CsvSinkConfig
+from ovr_alpr.sinks.jsonl import JsonlSinkConfig
 
 
 def test_jsonl_round_trip_creates_folders(tmp_path: Path, events) -> None:

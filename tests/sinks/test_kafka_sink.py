@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from ovr_alpr.config import KafkaSinkConfig
 from ovr_alpr.sinks import KafkaSink, build_sinks
+from ovr_alpr.sinks.kafka import KafkaSinkConfig
 
 pytestmark = pytest.mark.integration
 

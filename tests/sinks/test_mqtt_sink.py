@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ovr_alpr.config import MqttSinkConfig
 from ovr_alpr.sinks import MqttSink, build_sinks
+from ovr_alpr.sinks.mqtt import MqttSinkConfig
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from ovr_alpr.config import AppConfig, CameraConfig
+from ovr_alpr.config import CameraConfig
 from ovr_alpr.detect.plates import PlateFinder
-from ovr_alpr.ocr.base import PlateText
 from ovr_alpr.pipeline import Pipeline
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.plate_text import PlateText
 from ovr_alpr.types import Detections
 
 

@@ -31,11 +31,12 @@ import cv2
 import numpy as np
 import psutil
 
-from ..config import AppConfig, load_config
 from ..errors import ConfigError, SourceError
-from ..events.normalize import normalize_text
+from ..pipeline.config import AppConfig, load_config
+from ..plate_text.text import normalize_text
 from ..synth.clip import ClipManifest
 from ..timing import StageTimer
+from ..tools.calibrate import with_int8_calibration
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
             "output_dir": out_dir,
             "cameras": [{"id": "cam0", "source": str(clip.path), "frame_skip": spec.frame_skip}],
         }
-        cfg = load_config(cfg_path, overrides)
+        cfg = with_int8_calibration(load_config(cfg_path, overrides))
         pipeline = Pipeline(cfg, collect_events=True)
         entry: dict[str, Any] = {}
         describe = getattr(getattr(pipeline.finder.plate_detector, "backend", None), "describe", None)

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..registry import Registry
+from ..registry import Registry, registry
 from ..types import Detections
 
 
@@ -19,4 +19,4 @@ class Detector(Protocol):
 
 
 # format word -> detector class (`yolov8` for Ultralytics heads, `yolox` for YOLOX heads)
-DETECTOR_FORMATS: Registry[type] = Registry("detector format")
+DETECTOR_FORMATS: Registry[type] = registry("detector format")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.base import InferenceBackend, load_backend
-from ..config import AppConfig, PlateDetectorConfig, VehicleDetectorConfig
-from ..models.zoo import default_model_path
+from ..config import PlateDetectorConfig, VehicleDetectorConfig
+from ..runtime.backends.base import InferenceBackend, load_backend
+from ..runtime.zoo import default_model_path
 from ..timing import StageTimer
 from ..types import Detections
 from . import yolo, yolox  # noqa: F401  (register formats)
@@ -82,6 +82,11 @@ class PlateFinder:
         self.min_plate_width_px = min_plate_width_px
         self.margin = margin
 
+    @property
+    def vehicle_class_names(self) -> dict[int, str]:
+        """Vehicle class id -> name ({} in plate-first mode)."""
+        return self.vehicle_detector.class_names if self.vehicle_detector is not None else {}
+
     def detect_vehicles(self, image: np.ndarray) -> Detections:
         if self.vehicle_detector is None:
             return Detections.empty()
@@ -124,10 +129,15 @@ class PlateFinder:
         return vehicles, self.detect_plates(image, vehicles if self.vehicle_detector else None)
 
 
-def build_finder(cfg: AppConfig, timer: StageTimer | None = None) -> PlateFinder:
-    cache = cfg.cache_path
-    vehicle = build_vehicle_detector(cfg.vehicle_detector, cache) if cfg.vehicle_detector else None
-    plate = build_plate_detector(cfg.plate_detector, cache)
-    if vehicle is not None and cfg.plate_detector.model.input_size is None:
+def build_finder(
+    plate_cfg: PlateDetectorConfig,
+    vehicle_cfg: VehicleDetectorConfig | None = None,
+    cache_dir: Path | None = None,
+    timer: StageTimer | None = None,
+) -> PlateFinder:
+    """The plate detector (and the vehicle detector when configured: vehicle-first), loaded."""
+    vehicle = build_vehicle_detector(vehicle_cfg, cache_dir) if vehicle_cfg else None
+    plate = build_plate_detector(plate_cfg, cache_dir)
+    if vehicle is not None:
         log.info("vehicle-first: plates searched inside vehicle boxes")
-    return PlateFinder(plate, vehicle, timer, cfg.plate_detector.min_plate_width_px)
+    return PlateFinder(plate, vehicle, timer, plate_cfg.min_plate_width_px)

@@ -6,10 +6,11 @@ import ast
 
 import numpy as np
 
-from ..backends.base import InferenceBackend
+from ..imaging import Letterbox, to_nchw
+from ..runtime.backends.base import InferenceBackend
 from ..types import Detections
 from .base import DETECTOR_FORMATS
-from .ops import Letterbox, nms, to_nchw
+from .ops import nms
 
 
 def _class_names(backend: InferenceBackend) -> dict[int, str]:

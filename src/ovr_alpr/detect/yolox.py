@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends.base import InferenceBackend
+from ..imaging import Letterbox, to_nchw
+from ..runtime.backends.base import InferenceBackend
 from ..types import Detections
 from .base import DETECTOR_FORMATS
-from .ops import Letterbox, nms, to_nchw
+from .ops import nms
 
 COCO_VEHICLES = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 

@@ -24,7 +24,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ..detect.ops import iou_matrix
-from ..events.normalize import normalize_text
+from ..plate_text.text import fold_confusables, normalize_text
 
 #: Minimum IoU for a read's box to count as the labelled plate's box.
 IOU_THRESHOLD = 0.5
@@ -40,9 +40,6 @@ def exact_match(read: str, label: str) -> bool:
     return normalize_text(read) == normalize_text(label)
 
 
-_CONFUSABLE = str.maketrans("OI", "01")
-
-
 def confusable_match(read: str, label: str) -> bool:
     """`exact_match` after mapping O->0 and I->1 on both sides.
 
@@ -50,7 +47,7 @@ def confusable_match(read: str, label: str) -> bool:
         >>> confusable_match("RK099AN", "RKO99AN")
         True
     """
-    return normalize_text(read).translate(_CONFUSABLE) == normalize_text(label).translate(_CONFUSABLE)
+    return fold_confusables(read) == fold_confusables(label)
 
 
 def char_errors(read: str, label: str) -> int:

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..alpr import Alpr
-from ..config import AppConfig
 from ..errors import SourceError
-from ..models.datasets import LabelledImage, load_dataset
+from ..pipeline.alpr import Alpr
+from ..pipeline.config import AppConfig
+from .datasets import LabelledImage, load_dataset
 from .metrics import PlateOutcome, Tally, pick_reads
 
 log = logging.getLogger(__name__)

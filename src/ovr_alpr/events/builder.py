@@ -11,19 +11,18 @@ from pathlib import Path
 
 import cv2
 
-from ..config import AppConfig
-from ..ocr.base import PlateText
-from ..ocr.policy import TrackState
+from ..config import EventsConfig, NodeConfig
+from ..plate_text.normalize import PlateNormalizer
+from ..plate_text.text import PlateText
+from ..track.state import TrackState
 from .dedup import Deduplicator
 from .model import ImageRefs, NodeInfo, PlateEvent, PlateInfo, VehicleInfo
-from .normalize import PlateNormalizer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class EventCounters:
-    built: int = 0
     duplicates: int = 0
     invalid: int = 0
 
@@ -49,15 +48,27 @@ class CropStore:
 
 
 class EventBuilder:
-    """One per pipeline; de-duplication state is kept per camera inside."""
+    """One per pipeline; de-duplication state is kept per camera inside.
 
-    def __init__(self, cfg: AppConfig) -> None:
-        self.cfg = cfg
-        self.normalizer = PlateNormalizer(cfg.events)
-        self.dedup = Deduplicator(cfg.events.dedup_similarity, cfg.events.dedup_window_s)
-        self.crops = CropStore(Path(cfg.output_dir), cfg.save_crops)
-        self.node = NodeInfo(site=cfg.node.site, host=cfg.node.host)
-        self.rois = {c.id: c.roi for c in cfg.cameras}
+    Args:
+        cfg: normalisation, regions, formats and de-duplication settings.
+        node: site and host stamped on every event.
+        crops: where best-shot crops are saved.
+        rois: camera id -> its region of interest, reported in the event's extras.
+    """
+
+    def __init__(
+        self,
+        cfg: EventsConfig,
+        node: NodeConfig,
+        crops: CropStore,
+        rois: dict[str, tuple[int, int, int, int] | None] | None = None,
+    ) -> None:
+        self.normalizer = PlateNormalizer(cfg)
+        self.dedup = Deduplicator(cfg.dedup_similarity, cfg.dedup_window_s)
+        self.crops = crops
+        self.node = NodeInfo(site=node.site, host=node.host)
+        self.rois = rois or {}
         self.counters = EventCounters()
 
     def build(self, state: TrackState, read: PlateText) -> PlateEvent | None:
@@ -77,7 +88,6 @@ class EventBuilder:
         day = shot.captured_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
         plate_url = self.crops.save(event_id, state.camera_id, day, shot.crop)
         x1, y1, x2, y2 = (round(float(v), 1) for v in shot.xyxy)
-        self.counters.built += 1
         return PlateEvent(
             event_id=event_id,
             captured_at=shot.captured_at,

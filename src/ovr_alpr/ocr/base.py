@@ -1,39 +1,28 @@
-"""The `PlateReader` interface and the `PlateText` result it returns."""
+"""The `PlateReader` interface; its result type `PlateText` lives in `plate_text`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from ..registry import Registry
-
-
-@dataclass(frozen=True)
-class PlateText:
-    """One OCR read of one crop.
-
-    Attributes:
-        text: upper-case alphanumerics as read (separators dropped).
-        confidence: mean per-character probability, 0..1 (0 for an empty read).
-        char_confidences: probability of each character of `text`.
-        char_alternatives: per character of `text`, the runner-up characters and their probabilities
-            (highest first), where the reader gives them; used to repair reads to a plate format.
-    """
-
-    text: str
-    confidence: float
-    char_confidences: tuple[float, ...] = ()
-    char_alternatives: tuple[tuple[tuple[str, float], ...], ...] = ()
+from ..plate_text.text import PlateText
+from ..registry import Registry, registry
 
 
 class PlateReader(Protocol):
-    """Reads the text of plate crops (BGR uint8)."""
+    """Reads the text of plate crops (BGR uint8).
+
+    A registered reader class also has `default_model() -> Path` (its embedded model) and
+    `from_config(cfg, backend)`, which `ocr.build_reader` uses.
+    """
 
     def read(self, crop: np.ndarray) -> PlateText: ...
 
     def read_batch(self, crops: list[np.ndarray]) -> list[PlateText]: ...
 
+    def warmup(self) -> None:
+        """Run the model once per input shape it will see, so no shape is first seen live."""
 
-READERS: Registry[type] = Registry("ocr type")
+
+READERS: Registry[type] = registry("ocr type")

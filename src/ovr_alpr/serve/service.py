@@ -144,6 +144,32 @@ class EventService:
                 alert.label,
             )
 
+    def import_jsonl(self, path: Path, batch: int = 500) -> int:
+        """Store the events of a JSONL file a run wrote (with their local crop files); return how many."""
+        from ..errors import ConfigError
+        from ..sinks.db import local_crops
+
+        if not path.is_file():
+            raise ConfigError(f"{path} not found", "give the JSONL file a run wrote (--sink jsonl:PATH)")
+        count = 0
+        chunk: list[PlateEvent] = []
+
+        def store() -> None:
+            self.ingest(chunk, {e.event_id: local_crops(e) for e in chunk}, source="import")
+
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    chunk.append(PlateEvent.from_json(line))
+                if len(chunk) >= batch:
+                    store()
+                    count += len(chunk)
+                    chunk = []
+        if chunk:
+            store()
+            count += len(chunk)
+        return count
+
     def update_camera(self, status: CameraStatus) -> None:
         self.store.update_camera_status(status)
         if self.mqtt is not None:

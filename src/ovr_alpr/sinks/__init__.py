@@ -10,10 +10,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..config import SinkConfig
 from ..errors import OvrAlprError, SinkError
 from ..events.model import PlateEvent
 from . import csv, db, http, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
-from .base import SINKS, Sink, SinkConfigType, sink_name
+from .base import SINKS, Sink, parse_sink_spec, sink_name
 from .broker import BrokerSink, DeliveryStats
 from .csv import CsvSink
 from .jsonl import JsonlSink
@@ -35,11 +36,12 @@ __all__ = [
     "SinkSet",
     "Spool",
     "build_sinks",
+    "parse_sink_spec",
     "sink_name",
 ]
 
 
-def build_sinks(configs: Iterable[SinkConfigType], output_dir: str | Path) -> list[Sink]:
+def build_sinks(configs: Iterable[SinkConfig], output_dir: str | Path) -> list[Sink]:
     """Create one sink per config, in order.
 
     A broker sink's spool defaults to `output_dir/spool/<sink name>`. An unreachable broker is not an

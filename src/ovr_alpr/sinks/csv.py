@@ -6,9 +6,9 @@ import csv
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import CsvSinkConfig
+from ..config import SinkConfig
 from ..events.model import PlateEvent
 from .base import SINKS, sink_name
 from .files import FileSink
@@ -62,7 +62,22 @@ def event_row(event: PlateEvent) -> dict[str, Any]:
     return {key: "" if value is None else value for key, value in row.items()}
 
 
-@SINKS.register("csv")
+class CsvSinkConfig(SinkConfig):
+    """`csv:PATH`: one row per event, a header first."""
+
+    type: Literal["csv"] = "csv"
+    path: str
+
+    def target(self) -> str:
+        return self.path
+
+    @classmethod
+    def from_spec(cls, spec: str) -> CsvSinkConfig | None:
+        kind, sep, path = spec.partition(":")
+        return cls(path=path) if kind == "csv" and sep and path else None
+
+
+@SINKS.register("csv", config=CsvSinkConfig)
 class CsvSink(FileSink):
     """Appends one row per event to `config.path`; a new or empty file gets the header first.
 

@@ -7,11 +7,14 @@ unreachable (PostgreSQL down), events wait in the on-disk spool and are written 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import DbSinkConfig
+from pydantic import Field
+
+from ..config import SinkConfig
 from ..errors import OvrAlprError, SinkError, first_line
 from ..events.model import PlateEvent
 from .base import SINKS, sink_name
@@ -34,7 +37,22 @@ def local_crops(event: PlateEvent) -> dict[str, Path]:
     return crops
 
 
-@SINKS.register("db")
+class DbSinkConfig(SinkConfig):
+    """`db:PATH` or `db:postgresql://...`: the event store (`ovr_alpr.store`)."""
+
+    type: Literal["db"] = "db"
+    url: str = Field(description="SQLite file path or postgresql://USER:PASS@HOST:PORT/DB")
+    crops_dir: str | None = Field(default=None, description="default: crops/ next to the SQLite file")
+
+    def target(self) -> str:
+        return re.sub(r"//[^/@]*@", "//", self.url)  # no credentials in names and messages
+
+    @classmethod
+    def from_spec(cls, spec: str) -> DbSinkConfig | None:
+        return cls(url=spec[3:]) if spec.startswith("db:") and len(spec) > 3 else None
+
+
+@SINKS.register("db", config=DbSinkConfig)
 class DbSink:
     """Upserts each event (by `event_id`) into the event store, with its local crop files.
 

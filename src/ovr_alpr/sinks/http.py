@@ -11,13 +11,18 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlparse
 
-from ..config import HttpSinkConfig
+from pydantic import Field
+
+from ..config import SinkConfig
+from ..errors import ConfigError
 from .base import SINKS, sink_name
 from .broker import BrokerSink
 from .db import local_crops
@@ -27,7 +32,27 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "OVR_ALPR_API_TOKEN"
 
 
-@SINKS.register("http")
+class HttpSinkConfig(SinkConfig):
+    """`http://HOST:PORT`: `POST /api/events` of an `ovr-alpr serve`; spooled while it is down."""
+
+    type: Literal["http"] = "http"
+    url: str = Field(description="the service's base URL, e.g. http://127.0.0.1:8080")
+    token: str | None = Field(default=None, description=f"API token; default env {TOKEN_ENV}")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    def target(self) -> str:
+        return re.sub(r"//[^/@]*@", "//", self.url)
+
+    @classmethod
+    def from_spec(cls, spec: str) -> HttpSinkConfig | None:
+        if not spec.startswith(("http://", "https://")):
+            return None
+        if not urlparse(spec).hostname:
+            raise ConfigError(f"sink {spec!r} has no host", "write it as http://HOST:PORT")
+        return cls(url=spec)
+
+
+@SINKS.register("http", config=HttpSinkConfig)
 class HttpSink(BrokerSink):
     """Sends events one by one from a worker thread to `<url>/api/events`.
 

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import JsonlSinkConfig
+from ..config import SinkConfig
 from ..events.model import PlateEvent
 from .base import SINKS, sink_name
 from .files import FileSink
 
 
-@SINKS.register("jsonl")
+class JsonlSinkConfig(SinkConfig):
+    """`jsonl:PATH`: one JSON event per line."""
+
+    type: Literal["jsonl"] = "jsonl"
+    path: str
+
+    def target(self) -> str:
+        return self.path
+
+    @classmethod
+    def from_spec(cls, spec: str) -> JsonlSinkConfig | None:
+        kind, sep, path = spec.partition(":")
+        return cls(path=path) if kind == "jsonl" and sep and path else None
+
+
+@SINKS.register("jsonl", config=JsonlSinkConfig)
 class JsonlSink(FileSink):
     """Appends `event.to_json()` lines to `config.path` (read back with `PlateEvent.from_json`).
 

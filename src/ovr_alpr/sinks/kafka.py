@@ -6,13 +6,14 @@ import functools
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, Producer
+from pydantic import Field
 
-from ..config import KafkaSinkConfig
+from ..config import SinkConfig
 from ..errors import SinkError
-from .base import SINKS, sink_name
+from .base import SINKS, broker_url_parts, sink_name
 from .broker import BrokerSink
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,27 @@ _PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 _UNREACHABLE = (KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
 
 
-@SINKS.register("kafka")
+class KafkaSinkConfig(SinkConfig):
+    """`kafka://HOST:PORT/TOPIC`: acks=all, idempotent producer; key = camera id."""
+
+    type: Literal["kafka"] = "kafka"
+    bootstrap_servers: str
+    topic: str = "alpr.events"
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    extra: dict[str, Any] = Field(default_factory=dict, description="more librdkafka producer settings")
+
+    def target(self) -> str:
+        return f"{self.bootstrap_servers}-{self.topic}"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> KafkaSinkConfig | None:
+        if not spec.startswith("kafka://"):
+            return None
+        host, port, topic = broker_url_parts(spec)
+        return cls(bootstrap_servers=f"{host}:{port or 9092}", **({"topic": topic} if topic else {}))
+
+
+@SINKS.register("kafka", config=KafkaSinkConfig)
 class KafkaSink(BrokerSink):
     """Publishes each event as JSON to `config.topic`, key = camera id, and confirms every delivery.
 

@@ -5,20 +5,44 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from pydantic import Field
 
-from ..config import MqttSinkConfig
+from ..config import SinkConfig
 from ..errors import SinkError
-from .base import SINKS, sink_name
+from .base import SINKS, broker_url_parts, sink_name
 from .broker import BrokerSink
 
 logger = logging.getLogger(__name__)
 
 
-@SINKS.register("mqtt")
+class MqttSinkConfig(SinkConfig):
+    """`mqtt://HOST:PORT/TOPIC`: QoS 1 by default."""
+
+    type: Literal["mqtt"] = "mqtt"
+    host: str
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic: str = "alpr/events"
+    qos: Literal[0, 1, 2] = 1
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def target(self) -> str:
+        return f"{self.host}-{self.port}-{self.topic}"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> MqttSinkConfig | None:
+        if not spec.startswith("mqtt://"):
+            return None
+        host, port, topic = broker_url_parts(spec)
+        return cls(host=host, port=port or 1883, **({"topic": topic} if topic else {}))
+
+
+@SINKS.register("mqtt", config=MqttSinkConfig)
 class MqttSink(BrokerSink):
     """Publishes each event as JSON to `config.topic` and waits for the broker's acknowledgement.
 

@@ -17,15 +17,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..config import CameraConfig
 from ..errors import SourceError
-from ..registry import Registry
+from ..imaging import IMAGE_SUFFIXES
+from ..registry import Registry, registry
 from ..types import Frame
 
 log = logging.getLogger(__name__)
 
-SOURCES: Registry[type[FrameSource]] = Registry("source kind")
+SOURCES: Registry[type[FrameSource]] = registry("source kind")
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
 
 _CORRUPT_WARNINGS = 10
 _SOURCE_FORMS = "a video file, an image folder, an rtsp(s):// or http(s):// URL, or a camera index like 0"

@@ -14,8 +14,9 @@ import cv2
 
 from ..config import CameraConfig
 from ..errors import SourceError
+from ..imaging import IMAGE_SUFFIXES
 from ..types import Frame
-from .base import IMAGE_SUFFIXES, SOURCES, FrameSampler, FrameSource, natural_key, source_path
+from .base import SOURCES, FrameSampler, FrameSource, natural_key, source_path
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import supervision as sv
+from pydantic import Field
 from trackers import ByteTrackTracker
 
 from ..config import TrackerConfig
-from ..registry import Registry
+from ..registry import Registry, registry
 from ..types import Detections
 
-TRACKERS: Registry[type] = Registry("tracker")
+TRACKERS: Registry[type] = registry("tracker")
 
 
 class Tracker(Protocol):
@@ -21,7 +22,33 @@ class Tracker(Protocol):
     def update(self, detections: Detections) -> Detections: ...
 
 
-@TRACKERS.register("bytetrack")
+class ByteTrackConfig(TrackerConfig):
+    """ByteTrack (the `trackers` library).
+
+    Attributes:
+        track_activation_threshold: a detection must score this much to start a track.
+        high_conf_det_threshold: detections above it are matched first, the rest in ByteTrack's second pass.
+        minimum_iou_threshold: least IoU for a detection to continue a track.
+        minimum_consecutive_frames: frames before a new track gets an id.
+    """
+
+    type: Literal["bytetrack"] = "bytetrack"
+    track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    high_conf_det_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    minimum_consecutive_frames: int = Field(default=2, ge=1)
+    association_scale: float = Field(
+        default=2.5,
+        ge=1.0,
+        le=10.0,
+        description=(
+            "boxes are grown by this factor around their centre for matching only: plates are small and move "
+            "several heights per frame, so their raw boxes often do not overlap from one frame to the next"
+        ),
+    )
+
+
+@TRACKERS.register("bytetrack", config=ByteTrackConfig)
 class ByteTrack:
     """ByteTrack with our `Detections` in and out; extra `data` columns survive the round trip.
 
@@ -30,7 +57,7 @@ class ByteTrack:
         frame_rate: processed frames per second, scales the lost-track buffer.
     """
 
-    def __init__(self, cfg: TrackerConfig, frame_rate: float = 25.0) -> None:
+    def __init__(self, cfg: ByteTrackConfig, frame_rate: float = 25.0) -> None:
         self._tracker = ByteTrackTracker(
             lost_track_buffer=cfg.lost_track_buffer,
             frame_rate=frame_rate,

@@ -1,0 +1,81 @@
+"""Image helpers every layer shares: file suffixes, fitting an image into a network input, cropping boxes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: Still-image file suffixes, the one list (sources, datasets, calibration sets).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".ts", ".mpg", ".mpeg"})
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+@dataclass
+class LetterboxInfo:
+    """How a frame was fitted into the network input: scale `ratio`, then padding (`pad_x`, `pad_y`) px."""
+
+    ratio: float
+    pad_x: float
+    pad_y: float
+
+
+class Letterbox:
+    """Fits images into a fixed (height, width) canvas, reusing one buffer per stream.
+
+    Args:
+        size: (height, width) of the network input in px.
+        center: pad on both sides (Ultralytics) or only right/bottom (YOLOX).
+        fill: grey level of the padding.
+    """
+
+    def __init__(self, size: tuple[int, int], center: bool = True, fill: int = 114) -> None:
+        self.height, self.width = size
+        self.center = center
+        self.fill = fill
+        self._canvas = np.full((self.height, self.width, 3), fill, dtype=np.uint8)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, LetterboxInfo]:
+        h, w = image.shape[:2]
+        r = min(self.height / h, self.width / w)
+        new_w, new_h = max(1, round(w * r)), max(1, round(h * r))
+        pad_x = (self.width - new_w) / 2 if self.center else 0.0
+        pad_y = (self.height - new_h) / 2 if self.center else 0.0
+        left, top = round(pad_x - 0.1), round(pad_y - 0.1)
+        canvas = self._canvas
+        canvas.fill(self.fill)
+        interp = cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR
+        canvas[top : top + new_h, left : left + new_w] = cv2.resize(
+            image, (new_w, new_h), interpolation=interp
+        )
+        return canvas, LetterboxInfo(r, float(left), float(top))
+
+
+def to_nchw(image: np.ndarray, dtype: np.dtype, scale: float = 1 / 255.0, swap_rb: bool = True) -> np.ndarray:
+    """HWC uint8 -> 1xCxHxW of `dtype` (scaled, optionally BGR->RGB); uint8 models get raw bytes."""
+    if swap_rb:
+        image = image[..., ::-1]
+    chw = image.transpose(2, 0, 1)[None]
+    if np.dtype(dtype) == np.uint8:
+        return np.ascontiguousarray(chw)
+    out = chw.astype(np.float32)
+    if scale != 1.0:
+        out *= scale
+    return np.ascontiguousarray(out, dtype=dtype)
+
+
+def crop_box(image: np.ndarray, box: np.ndarray, pad_x: float = 0.04, pad_y: float = 0.08) -> np.ndarray:
+    """Crop an xyxy box with a small margin (fractions of its width/height), clipped to the image."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    bw, bh = x2 - x1, y2 - y1
+    h, w = image.shape[:2]
+    xa, ya = max(0, int(x1 - pad_x * bw)), max(0, int(y1 - pad_y * bh))
+    xb, yb = min(w, math.ceil(x2 + pad_x * bw)), min(h, math.ceil(y2 + pad_y * bh))
+    return image[ya:yb, xa:xb]

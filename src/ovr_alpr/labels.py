@@ -1,0 +1,67 @@
+"""Label files of labelled plate images: the OpenALPR benchmark layout and YOLO `class cx cy w h` lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class LabelledImage:
+    """One image and its labelled boxes.
+
+    Attributes:
+        image_path: the image file.
+        boxes: float32 (K, 4) xyxy boxes in px.
+        texts: plate text per box ("" when unknown).
+        class_ids: int64 (K,) class per box (0 for plates).
+    """
+
+    image_path: Path
+    boxes: np.ndarray
+    texts: list[str] = field(default_factory=list)
+    class_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        if len(self.class_ids) != len(self.boxes):
+            self.class_ids = np.zeros(len(self.boxes), dtype=np.int64)
+        if len(self.texts) != len(self.boxes):
+            self.texts = [""] * len(self.boxes)
+
+
+def read_openalpr_label(label: Path) -> LabelledImage | None:
+    """`NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` (one or more lines) -> a LabelledImage, or None."""
+    boxes, texts = [], []
+    image_name = None
+    for line in label.read_text(errors="replace").splitlines():
+        parts = line.strip().split("\t") if "\t" in line else line.split()
+        if len(parts) < 5:
+            continue
+        try:
+            x, y, w, h = (float(v) for v in parts[1:5])
+        except ValueError:
+            return None
+        image_name = image_name or parts[0]
+        boxes.append([x, y, x + w, y + h])
+        texts.append(parts[5].strip() if len(parts) > 5 else "")
+    if not boxes or image_name is None:
+        return None
+    image = label.parent / image_name
+    if not image.is_file():
+        return None
+    return LabelledImage(image, np.array(boxes), texts)
+
+
+def read_yolo_label(label: Path, image: Path) -> LabelledImage:
+    rows = [r.split() for r in label.read_text().splitlines() if r.strip()] if label.is_file() else []
+    if not rows:
+        return LabelledImage(image, np.empty((0, 4)))
+    h, w = cv2.imread(str(image)).shape[:2]
+    arr = np.array([[float(v) for v in r[:5]] for r in rows], dtype=np.float32)
+    cx, cy, bw, bh = arr[:, 1] * w, arr[:, 2] * h, arr[:, 3] * w, arr[:, 4] * h
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    return LabelledImage(image, boxes, class_ids=arr[:, 0].astype(np.int64))

@@ -1,0 +1,247 @@
+"""One camera's loop: its source, tracker and track state; reads once per track, hands reads to `emit`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..config import CameraConfig, QualityConfig, TrackerConfig
+from ..detect.plates import PlateFinder
+from ..events.model import PlateEvent
+from ..ocr import PlateReader
+from ..ocr.crops import crop_plate, quality_score
+from ..ocr.policy import OcrPolicy
+from ..plate_text.text import PlateText
+from ..sources.base import FrameSource
+from ..timing import StageTimer
+from ..track import Tracker, build_tracker
+from ..track.state import Shot, TrackState
+from ..types import Detections, Frame
+
+
+@dataclass
+class Counters:
+    """Run-wide counts reported in the stats."""
+
+    frames: int = 0
+    frames_blurred: int = 0
+    frames_idle_skipped: int = 0
+    plate_observations: int = 0
+    ocr_calls: int = 0
+    tracks: int = 0
+    tracks_without_read: int = 0
+    events: int = 0
+
+    @property
+    def ocr_calls_saved(self) -> int:
+        """OCR calls a read-every-plate-every-frame pipeline would have made, minus the ones made."""
+        return max(self.plate_observations - self.ocr_calls, 0)
+
+
+@dataclass
+class _Observation:
+    track_id: int
+    plate_xyxy: np.ndarray
+    detection_confidence: float
+    vehicle_type: str | None = None
+    vehicle_xyxy: np.ndarray | None = None
+
+
+#: What a worker calls with a track whose read is final: (track, read, capture time) -> published events.
+Emit = Callable[[TrackState, PlateText, float], list[PlateEvent]]
+
+
+@dataclass
+class Stages:
+    """The loaded stages that every camera shares (models are loaded once)."""
+
+    finder: PlateFinder
+    reader: PlateReader
+    policy: OcrPolicy
+    timer: StageTimer
+    counters: Counters
+
+
+class CameraWorker:
+    """One camera: its source, its own tracker and per-track state.
+
+    Args:
+        cam: the camera's config.
+        source: its opened frame source.
+        stages: the shared detector, reader, policy, timer and counters.
+        tracker_cfg: config of the camera's own tracker.
+        quality: the frame gates (sharpness, idle sampling).
+        emit: called with each track whose read is final; returns the events it published.
+    """
+
+    def __init__(
+        self,
+        cam: CameraConfig,
+        source: FrameSource,
+        stages: Stages,
+        tracker_cfg: TrackerConfig,
+        quality: QualityConfig,
+        emit: Emit,
+    ) -> None:
+        self.cam = cam
+        self.source = source
+        self.stages = stages
+        self.quality = quality
+        self.emit = emit
+        self.live = source.is_live
+        self.ended = False
+        self.lost_track_buffer = tracker_cfg.lost_track_buffer
+        nominal = self.source.stats.nominal_fps or 25.0
+        fps = cam.target_fps or nominal / (cam.frame_skip + 1)
+        self.tracker: Tracker = build_tracker(tracker_cfg, fps)
+        self.tracks: dict[int, TrackState] = {}
+        self.step = 0  # processed frames, the tracker's clock
+        self._frames: Iterator[Frame] = iter(self.source)
+
+    # ------------------------------------------------------------ per frame
+    def next_frame(self) -> Frame | None:
+        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait."""
+        if self.live:  # never block the round-robin on one dead camera
+            return self.source.next_frame(timeout_s=0.2)
+        with self.stages.timer.stage("decode"):
+            frame = next(self._frames, None)
+        self.ended = frame is None
+        return frame
+
+    def process(self, frame: Frame) -> list[PlateEvent]:
+        q, c = self.quality, self.stages.counters
+        if q.adaptive_sampling and not self.tracks and frame.index % q.idle_stride:
+            c.frames_idle_skipped += 1
+            return []
+        image, (ox, oy) = self._roi(frame.image)
+        if q.min_sharpness > 0 and _frame_sharpness(image) < q.min_sharpness:
+            c.frames_blurred += 1
+            return []
+        self.step += 1
+        c.frames += 1
+        observations = self._observe(image, ox, oy)
+        published = self._update_tracks(frame, observations)
+        published += self._end_lost_tracks(frame)
+        return published
+
+    def _roi(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        if self.cam.roi is None:
+            return image, (0, 0)
+        x1, y1, x2, y2 = self.cam.roi
+        return image[y1:y2, x1:x2], (x1, y1)
+
+    def _observe(self, image: np.ndarray, ox: int, oy: int) -> list[_Observation]:
+        finder, timer = self.stages.finder, self.stages.timer
+        if finder.vehicle_detector is None:
+            plates = finder.detect_plates(image)
+            with timer.stage("track"):
+                tracked = self.tracker.update(plates.with_offset(ox, oy) if (ox or oy) else plates)
+            return [
+                _Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
+                for i, t in enumerate(tracked.tracker_id)
+            ]
+        # vehicle-first: track vehicles, search plates only in vehicles whose read is not final yet
+        vehicles = finder.detect_vehicles(image)
+        with timer.stage("track"):
+            tracked_v = self.tracker.update(vehicles)
+        for t in tracked_v.tracker_id:  # keep vehicle tracks alive even when no plate is seen
+            state = self.tracks.get(int(t))
+            if state is not None:
+                state.last_seen_step = self.step
+        pending = np.array(
+            [not (s := self.tracks.get(int(t))) or not s.ocr_done for t in tracked_v.tracker_id], dtype=bool
+        )
+        search = tracked_v[pending] if len(tracked_v) else tracked_v
+        plates = finder.detect_plates(image, search) if len(search) else Detections.empty()
+        best: dict[int, _Observation] = {}
+        names = finder.vehicle_class_names
+        off = np.array([ox, oy, ox, oy], dtype=np.float32)
+        for j in range(len(plates)):
+            v = int(plates.data["vehicle_index"][j])
+            tid = int(search.tracker_id[v])
+            conf = float(plates.confidence[j])
+            if tid not in best or conf > best[tid].detection_confidence:
+                best[tid] = _Observation(
+                    tid, plates.xyxy[j] + off, conf, names.get(int(search.class_id[v])), search.xyxy[v] + off
+                )
+        return list(best.values())
+
+    def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
+        st, c = self.stages, self.stages.counters
+        due: list[tuple[TrackState, Shot]] = []
+        for ob in observations:
+            c.plate_observations += 1
+            cx, cy = (
+                float(ob.plate_xyxy[0] + ob.plate_xyxy[2]) / 2,
+                float(ob.plate_xyxy[1] + ob.plate_xyxy[3]) / 2,
+            )
+            state = self.tracks.get(ob.track_id)
+            if state is None:
+                state = TrackState(ob.track_id, self.cam.id, frame.index, self.step, (cx, cy))
+                self.tracks[ob.track_id] = state
+                c.tracks += 1
+            state.frames_seen += 1
+            state.last_seen_step = self.step
+            state.last_center = (cx, cy)
+            if ob.vehicle_type:
+                state.vehicle_type, state.vehicle_xyxy = ob.vehicle_type, ob.vehicle_xyxy
+            if state.ocr_done:
+                continue
+            crop = crop_plate(frame.image, ob.plate_xyxy)
+            quality = quality_score(crop, ob.detection_confidence)
+            if st.policy.wants_read(state, quality, self.step):
+                due.append(
+                    (
+                        state,
+                        Shot(
+                            crop.copy(),
+                            ob.plate_xyxy.copy(),
+                            ob.detection_confidence,
+                            quality,
+                            frame.index,
+                            frame.captured_at,
+                            frame.captured_monotonic,
+                        ),
+                    )
+                )
+            state.best_quality = max(state.best_quality, quality)
+        if not due:
+            return []
+        with st.timer.stage("ocr"):
+            reads = st.reader.read_batch([shot.crop for _, shot in due])
+        c.ocr_calls += len(due)
+        published = []
+        for (state, shot), read in zip(due, reads, strict=True):
+            if st.policy.add_read(state, read, shot, self.step) and not state.published:
+                published += self.emit(state, state.final, frame.captured_monotonic)
+        return published
+
+    def _end_lost_tracks(self, frame: Frame | None, all_tracks: bool = False) -> list[PlateEvent]:
+        buffer = self.lost_track_buffer
+        ended = [tid for tid, s in self.tracks.items() if all_tracks or self.step - s.last_seen_step > buffer]
+        published = []
+        for tid in ended:
+            state = self.tracks.pop(tid)
+            if state.published:
+                continue
+            read = self.stages.policy.finish(state)
+            if read is None:
+                self.stages.counters.tracks_without_read += 1
+                continue
+            published += self.emit(state, read, frame.captured_monotonic if frame else time.monotonic())
+        return published
+
+    def finish(self) -> list[PlateEvent]:
+        """End of stream: every open track ends now."""
+        out = self._end_lost_tracks(None, all_tracks=True)
+        self.source.close()
+        return out
+
+
+def _frame_sharpness(image: np.ndarray) -> float:
+    small = cv2.resize(image, (320, max(1, 320 * image.shape[0] // max(image.shape[1], 1))))
+    return float(cv2.Laplacian(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())

@@ -1,0 +1,1 @@
+"""Runtime: everything needed to load and run a model (backends, resolution, conversion, INT8, caches)."""

@@ -1,0 +1,1 @@
+"""Model tools: export, calibration sets, validation, the models table, the GPU check."""
