@@ -17,6 +17,9 @@ def serve_command(
     output_dir: str = typer.Option(
         None, "--output-dir", "-o", help="where the default database and crops live"
     ),
+    crops_dir: str = typer.Option(
+        None, "--crops-dir", help="crop files (default: crops/ next to the SQLite file)"
+    ),
     host: str = typer.Option(None, "--host", help="address to listen on (default 127.0.0.1, local only)"),
     port: int = typer.Option(None, "--port", "-p", help="port (default 8080)"),
     config: Path = typer.Option(None, "--config", "-c", help="serve settings YAML (keys as ServeSettings)"),
@@ -46,6 +49,7 @@ def serve_command(
         config,
         db=db,
         output_dir=output_dir,
+        crops_dir=crops_dir,
         host=host,
         port=port,
         kafka=kafka,
