@@ -119,13 +119,12 @@ class EventService:
         return IngestResult(len(events), len(new_ids), alerts)
 
     def _announce(self, events: list[PlateEvent], alerts: list[Alert]) -> None:
-        by_event: dict[str, list[Alert]] = {}
-        for alert in alerts:
-            by_event.setdefault(alert.event_id, []).append(alert)
         watchlists = {wl.name: wl for wl in self.store.watchlists()} if alerts else {}
+        stored = self.store.get_many([ev.event_id for ev in events])
         for ev in events:
-            stored = self.store.get(ev.event_id) if len(events) <= 50 else None
-            data = event_json(stored) if stored else {**ev.to_dict(), "alerts": []}
+            if ev.event_id not in stored:  # deleted meanwhile
+                continue
+            data = event_json(stored[ev.event_id])
             self.hub.publish("plate", data)
             if self.mqtt is not None:
                 self.mqtt.event(data)

@@ -523,6 +523,19 @@ class EventStore:
             alerts = self._alerts(conn, [event_id])
         return _stored(row, alerts.get(event_id, []))
 
+    def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        """Several events by id (those that exist), with crops and alerts."""
+        found: dict[str, StoredEvent] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(event_ids), 500):
+                part = list(event_ids[i : i + 500])
+                rows = list(
+                    conn.execute(select(events_table).where(events_table.c.event_id.in_(part))).mappings()
+                )
+                alerts = self._alerts(conn, [r["event_id"] for r in rows])
+                found.update((r["event_id"], _stored(r, alerts.get(r["event_id"], []))) for r in rows)
+        return found
+
     def crop_path(self, event_id: str, kind: str) -> Path | None:
         """The file of an event's crop, checked to lie inside `crops_dir`; None if there is none."""
         if kind not in CROP_KINDS:
