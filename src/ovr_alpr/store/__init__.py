@@ -7,22 +7,19 @@ A stage-level consumer of events, like the sinks; the `db:` sink writes to it du
 from __future__ import annotations
 
 from .plate_index import PlateIndex
-from .store import (
-    CROP_KINDS,
-    EVENT_ID_RE,
+from .records import (
     Alert,
     CameraStatus,
     EventQuery,
-    EventStore,
     RetentionResult,
     SearchResult,
     StoredEvent,
     Watchlist,
     WatchlistEntry,
-    database_url,
     max_fuzzy_distance,
     normalize_plate,
 )
+from .store import CROP_KINDS, EVENT_ID_RE, EventStore, database_url
 
 __all__ = [
     "CROP_KINDS",

@@ -12,10 +12,9 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +23,20 @@ from sqlalchemy.engine import make_url
 from ..errors import ConfigError
 from ..events.model import ImageRefs, NodeInfo, PlateEvent, PlateInfo, VehicleInfo
 from .plate_index import PlateIndex
+from .records import (
+    Alert,
+    CameraStatus,
+    EventQuery,
+    RetentionResult,
+    SearchResult,
+    StoredEvent,
+    Watchlist,
+    WatchlistEntry,
+    as_utc,
+    max_fuzzy_distance,
+    normalize_plate,
+    utc_now,
+)
 from .schema import (
     alerts_table,
     camera_status_table,
@@ -40,155 +53,10 @@ MAX_CROP_BYTES = 4 * 1024 * 1024
 #: What an event id may look like (it names the crop files, so no path characters).
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_NON_ALNUM = re.compile(r"[^A-Z0-9]")
 #: Fuzzy search: at most this many distinct plates are looked up per query (closest first).
 MAX_FUZZY_PLATES = 2000
 
 CropInput = bytes | Path
-MatchMode = Literal["exact", "prefix", "fuzzy"]
-
-
-def normalize_plate(text: str) -> str:
-    """Upper-case A-Z0-9 only, as `events.normalize` stores plates: `"ab-123 cd"` -> `"AB123CD"`."""
-    return _NON_ALNUM.sub("", text.upper())
-
-
-def max_fuzzy_distance(plate: str) -> int:
-    """Largest edit distance a fuzzy search allows for this plate: 2, and 1 below 7 characters.
-
-    More edits than a third of the plate match almost anything (and defeat the index's filter).
-    """
-    return max(0, min(2, (len(plate) - 1) // 3))
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    """Filters of an event search; every one is optional.
-
-    Attributes:
-        plate: plate text (normalised to A-Z0-9 before matching).
-        match: `exact`, `prefix` or `fuzzy` (within `max_distance` edits).
-        max_distance: fuzzy tolerance in edits; capped by `max_fuzzy_distance(plate)`.
-        camera_ids: events of these cameras only.
-        since, until: `captured_at` range (UTC), since inclusive, until exclusive.
-        min_confidence, max_confidence: plate confidence range (0..1).
-        limit, offset: the page (newest first).
-    """
-
-    plate: str | None = None
-    match: MatchMode = "exact"
-    max_distance: int = 1
-    camera_ids: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None
-    min_confidence: float | None = None
-    max_confidence: float | None = None
-    limit: int = 50
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as stored: the event, its crops (kind -> path relative to `crops_dir`) and alerts."""
-
-    event: PlateEvent
-    crops: dict[str, str]
-    alerts: list[Alert] = field(default_factory=list)
-    distance: int | None = None
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    events: list[StoredEvent]
-    has_more: bool
-    max_distance: int | None = None
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A watchlist hit."""
-
-    event_id: str
-    watchlist: str
-    label: str
-    pattern: str
-    plate: str
-    camera_id: str
-    distance: int
-    captured_at: datetime
-    created_at: datetime | None = None
-    id: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for key in ("captured_at", "created_at"):
-            if data[key] is not None:
-                data[key] = _iso(data[key])
-        return data
-
-
-@dataclass(frozen=True)
-class WatchlistEntry:
-    pattern: str
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Watchlist:
-    """A named list with a label (`allow`, `deny`, `watch`) and a fuzzy tolerance for plain plates."""
-
-    name: str
-    label: str
-    tolerance: int = 0
-    entries: tuple[WatchlistEntry, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "tolerance": self.tolerance,
-            "entries": [{"pattern": e.pattern, "note": e.note} for e in self.entries],
-        }
-
-
-@dataclass(frozen=True)
-class CameraStatus:
-    camera_id: str
-    last_frame_at: datetime | None = None
-    fps: float | None = None
-    frames: int | None = None
-    dropped_frames: int | None = None
-    source_up: bool | None = None
-    last_event_at: datetime | None = None
-    last_event_id: str | None = None
-    last_plate: str | None = None
-    updated_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for key in ("last_frame_at", "last_event_at", "updated_at"):
-            if data[key] is not None:
-                data[key] = _iso(data[key])
-        return data
-
-
-@dataclass(frozen=True)
-class RetentionResult:
-    events_deleted: int = 0
-    files_deleted: int = 0
-    bytes_freed: int = 0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def database_url(target: str, output_dir: str | Path = "out") -> str:
@@ -335,7 +203,7 @@ class EventStore:
             for kind in crops.get(ev.event_id, {}):
                 if kind not in CROP_KINDS:
                     raise ValueError(f"unknown crop kind {kind!r}; use one of {', '.join(CROP_KINDS)}")
-        now = _utcnow()
+        now = utc_now()
         rows = []
         written: list[Path] = []
         try:
@@ -411,7 +279,7 @@ class EventStore:
         plate = normalize_plate(ev.plate.normalized_text or ev.plate.text)
         return {
             "event_id": ev.event_id,
-            "captured_at": _utc(ev.captured_at),
+            "captured_at": as_utc(ev.captured_at),
             "camera_id": ev.camera_id,
             "track_id": ev.track_id,
             "plate_text": ev.plate.text,
@@ -442,7 +310,7 @@ class EventStore:
         if not crops:
             return paths, 0
         root = self.crops_dir.resolve()
-        day = _utc(ev.captured_at).strftime("%Y-%m-%d")
+        day = as_utc(ev.captured_at).strftime("%Y-%m-%d")
         camera = _UNSAFE.sub("-", ev.camera_id).strip("-.") or "camera"
         for kind, crop in crops.items():
             if isinstance(crop, Path):
@@ -482,12 +350,12 @@ class EventStore:
         newest: dict[str, PlateEvent] = {}
         for ev in events:
             best = newest.get(ev.camera_id)
-            if best is None or _utc(ev.captured_at) >= _utc(best.captured_at):
+            if best is None or as_utc(ev.captured_at) >= as_utc(best.captured_at):
                 newest[ev.camera_id] = ev
         rows = [
             {
                 "camera_id": camera_id,
-                "last_event_at": _utc(ev.captured_at),
+                "last_event_at": as_utc(ev.captured_at),
                 "last_event_id": ev.event_id,
                 "last_plate": normalize_plate(ev.plate.normalized_text or ev.plate.text),
                 "updated_at": now,
@@ -583,9 +451,9 @@ class EventStore:
         if query.camera_ids:
             stmt = stmt.where(t.camera_id.in_(list(query.camera_ids)))
         if query.since is not None:
-            stmt = stmt.where(t.captured_at >= _utc(query.since))
+            stmt = stmt.where(t.captured_at >= as_utc(query.since))
         if query.until is not None:
-            stmt = stmt.where(t.captured_at < _utc(query.until))
+            stmt = stmt.where(t.captured_at < as_utc(query.until))
         if query.min_confidence is not None:
             stmt = stmt.where(t.confidence >= query.min_confidence)
         if query.max_confidence is not None:
@@ -672,7 +540,7 @@ class EventStore:
         """
         deleted = files = freed = 0
         if max_age_s is not None:
-            cutoff = _utcnow() - timedelta(seconds=max_age_s)
+            cutoff = utc_now() - timedelta(seconds=max_age_s)
             while True:
                 n, f, b = self._delete_oldest(chunk, before=cutoff)
                 deleted, files, freed = deleted + n, files + f, freed + b
@@ -741,7 +609,7 @@ class EventStore:
             for k in ("last_frame_at", "fps", "frames", "dropped_frames", "source_up")
             if getattr(status, k) is not None
         }
-        values["updated_at"] = _utcnow()
+        values["updated_at"] = utc_now()
         stmt = self._insert(camera_status_table).values(camera_id=status.camera_id, **values)
         stmt = stmt.on_conflict_do_update(index_elements=["camera_id"], set_=values)
         with self.engine.begin() as conn:
@@ -787,7 +655,7 @@ class EventStore:
                         name=watchlist.name,
                         label=watchlist.label,
                         tolerance=watchlist.tolerance,
-                        created_at=_utcnow(),
+                        created_at=utc_now(),
                     )
                     .returning(watchlists_table.c.id)
                 ).scalar_one()
@@ -822,11 +690,11 @@ class EventStore:
     def add_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        now = _utcnow()
+        now = utc_now()
         rows = [
             {
                 **{k: getattr(a, k) for k in Alert.__dataclass_fields__ if k not in ("id", "created_at")},
-                "captured_at": _utc(a.captured_at),
+                "captured_at": as_utc(a.captured_at),
                 "created_at": a.created_at or now,
             }
             for a in alerts
