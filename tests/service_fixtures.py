@@ -26,6 +26,8 @@ from pathlib import Path
 from ovr_alpr.events.model import ImageRefs, NodeInfo, PlateEvent, PlateInfo, VehicleInfo
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
 
 

@@ -9,10 +9,7 @@ import pytest
 
 from ovr_alpr.serve.app import create_app
 from ovr_alpr.serve.settings import ServeSettings
-from service_fixtures import LiveServer, sink_fixtures
-
-TOKEN = "test-token-123"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from service_fixtures import TOKEN, LiveServer, sink_fixtures
 
 _sinks = sink_fixtures()
 tansu = _sinks.tansu

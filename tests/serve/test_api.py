@@ -6,8 +6,7 @@ import base64
 import csv
 import io
 
-from conftest import AUTH
-from service_fixtures import JPEG, minutes, plate_event
+from service_fixtures import AUTH, JPEG, minutes, plate_event
 
 
 def post(client, *events, crops: dict | None = None):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TOKEN
 from ovr_alpr.events.model import ImageRefs
 from ovr_alpr.serve.app import create_app
 from ovr_alpr.serve.settings import ServeSettings
 from ovr_alpr.sinks.http import HttpSink, HttpSinkConfig
 from ovr_alpr.store import EventStore
-from service_fixtures import JPEG, LiveServer, free_port, minutes, plate_event, wait_until
+from service_fixtures import JPEG, TOKEN, LiveServer, free_port, minutes, plate_event, wait_until
 
 
 def _drive(sink: HttpSink, done, timeout_s: float = 15.0) -> bool:

@@ -10,9 +10,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import AUTH, TOKEN
 from ovr_alpr.serve.settings import ServeSettings
-from service_fixtures import plate_event, wait_until
+from service_fixtures import AUTH, TOKEN, plate_event, wait_until
 
 pytestmark = pytest.mark.integration
 

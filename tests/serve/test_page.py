@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conftest import AUTH, TOKEN
 from ovr_alpr.serve.settings import ServeSettings
-from service_fixtures import JPEG, plate_event
+from service_fixtures import AUTH, JPEG, TOKEN, plate_event
 
 pytestmark = pytest.mark.browser
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import AUTH, TOKEN
 from ovr_alpr.serve.app import create_app
 from ovr_alpr.serve.settings import ServeSettings
-from service_fixtures import JPEG, plate_event
+from service_fixtures import AUTH, JPEG, TOKEN, plate_event
 
 
 def count(client) -> int:

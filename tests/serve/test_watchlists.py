@@ -11,11 +11,10 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from conftest import AUTH, TOKEN
 from ovr_alpr.serve.settings import ServeSettings
 from ovr_alpr.serve.watch import WatchMatcher
 from ovr_alpr.store import Watchlist, WatchlistEntry
-from service_fixtures import minutes, plate_event, wait_until
+from service_fixtures import AUTH, TOKEN, minutes, plate_event, wait_until
 
 
 def test_matcher_plates_patterns_and_tolerance() -> None:
