@@ -1,9 +1,11 @@
 """In-memory index of the distinct plates in the store, for fast fuzzy (edit distance) search.
 
-A full Levenshtein scan of a million plates takes ~0.4 s on one core, so candidates are narrowed first by
-the q-gram lemma: two strings within edit distance k share at least `max(len) - q + 1 - k*q` q-grams. The
-index keeps a posting list per bigram and per character (numpy, CSR layout); counting a query's postings
-with `bincount` leaves a few hundred candidates, which rapidfuzz then checks with `score_cutoff`.
+A full Levenshtein scan of a million plates takes ~0.4 s on one core, so candidates are narrowed first with
+bigram posting lists (numpy, CSR layout). The pigeonhole rule does most of the work: k edits leave one of
+k+1 disjoint pieces of the query intact, so a match holds every bigram of one piece; the query is cut where
+that leaves the fewest candidates. Queries too short for that fall back to the q-gram lemma (two strings
+within k edits share at least `len - 1 - 2k` bigrams) or to character counts. rapidfuzz then checks the
+few hundred candidates left with `score_cutoff`.
 """
 
 from __future__ import annotations
@@ -36,13 +38,17 @@ def _encode(plates: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Postings:
-    """CSR posting lists: key -> sorted plate ids."""
+    """CSR posting lists: key -> sorted, distinct plate ids."""
 
     def __init__(self, keys: np.ndarray, ids: np.ndarray, size: int) -> None:
-        order = np.argsort(keys, kind="stable")
-        self.ids = ids[order].astype(np.int32)
+        order = np.lexsort((ids, keys))
+        keys, ids = keys[order], ids[order]
+        # a plate holding a gram twice is listed once, so intersections may assume unique ids
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = (keys[1:] != keys[:-1]) | (ids[1:] != ids[:-1])
+        self.ids = ids[keep].astype(np.int32)
         self.offsets = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys, minlength=size), out=self.offsets[1:])
+        np.cumsum(np.bincount(keys[keep], minlength=size), out=self.offsets[1:])
 
     def get(self, key: int) -> np.ndarray:
         return self.ids[self.offsets[key] : self.offsets[key + 1]]
@@ -53,6 +59,7 @@ class _Segment:
 
     def __init__(self, plates: list[str]) -> None:
         self.plates = plates
+        self.plate_array = np.array(plates, dtype=object)
         codes, self.lengths = _encode(plates) if plates else (np.zeros((0, _WIDTH), np.int32), np.zeros(0))
         n = len(plates)
         rows = np.repeat(np.arange(n, dtype=np.int32)[:, None], _WIDTH, axis=1)
@@ -69,39 +76,63 @@ class _Segment:
         qcodes = _CODE[np.frombuffer(query.encode("ascii", "replace")[:_WIDTH], dtype=np.uint8)]
         qlen = len(query)
         lo, hi = qlen - max_distance, qlen + max_distance
-        # q-gram lemma, with the shorter of the two lengths that could still match.
-        need_bigrams = max(lo, 1) - 1 - 2 * max_distance
-        pieces = _pieces(len(qcodes), max_distance + 1)
-        if need_bigrams >= 1 and len(qcodes) >= 2:
-            keys = {int(a) * _SYMBOLS + int(b) for a, b in itertools.pairwise(qcodes)}
-            mask = self._count(self.bigrams, keys) >= need_bigrams
-        elif pieces and min(stop - start for start, stop in pieces) >= 2:
-            # Pigeonhole: k edits leave one of k+1 disjoint pieces of the query intact.
-            mask = np.zeros(n, dtype=bool)
-            for start, stop in pieces:
-                piece = qcodes[start:stop]
-                keys = {int(a) * _SYMBOLS + int(b) for a, b in itertools.pairwise(piece)}
-                mask |= self._count(self.bigrams, keys) >= len(keys)
-        elif max(lo, 1) - max_distance >= 1:
-            mask = self._count(self.chars, {int(c) for c in qcodes}) >= max(lo, 1) - max_distance
-        else:
-            mask = np.ones(n, dtype=bool)
-        mask &= (self.lengths >= lo) & (self.lengths <= hi)
-        return [self.plates[i] for i in np.flatnonzero(mask)]
+        ids = self._pigeonhole(qcodes, max_distance) if max_distance >= 1 else None
+        if ids is None:
+            # q-gram lemma, with the shorter of the two lengths that could still match
+            need_bigrams = max(lo, 1) - 1 - 2 * max_distance
+            if need_bigrams >= 1 and len(qcodes) >= 2:
+                keys = {int(a) * _SYMBOLS + int(b) for a, b in itertools.pairwise(qcodes)}
+                mask = self._count(self.bigrams, keys) >= need_bigrams
+            elif max(lo, 1) - max_distance >= 1:
+                mask = self._count(self.chars, {int(c) for c in qcodes}) >= max(lo, 1) - max_distance
+            else:
+                mask = np.ones(n, dtype=bool)
+            ids = np.flatnonzero(mask)
+        lengths = self.lengths[ids]
+        ids = ids[(lengths >= lo) & (lengths <= hi)]
+        return self.plate_array[ids].tolist()
+
+    def _pigeonhole(self, qcodes: np.ndarray, max_distance: int) -> np.ndarray | None:
+        """Plates holding one of k+1 disjoint pieces of the query (k edits leave one piece intact).
+
+        The query is cut where the pieces' rarest bigrams are rarest, so a common pair of digits does not
+        pull in a tenth of the store. None when the query is too short for pieces of two characters.
+        """
+        parts = max_distance + 1
+        length = len(qcodes)
+        if length < 2 * parts:
+            return None
+        grams = [int(a) * _SYMBOLS + int(b) for a, b in itertools.pairwise(qcodes)]
+        sizes = [int(self.bigrams.offsets[g + 1] - self.bigrams.offsets[g]) for g in grams]
+        best: tuple[int, tuple[int, ...]] | None = None
+        for cuts in itertools.combinations(range(2, length - 1), max_distance):
+            bounds = (0, *cuts, length)
+            if any(b - a < 2 for a, b in itertools.pairwise(bounds)):
+                continue
+            # a piece spans bigrams start .. stop-2; its candidates are at most its rarest bigram's postings
+            cost = sum(min(sizes[a : b - 1]) for a, b in itertools.pairwise(bounds))
+            if best is None or cost < best[0]:
+                best = (cost, bounds)
+        if best is None:
+            return None
+        found = []
+        for a, b in itertools.pairwise(best[1]):
+            order = sorted(range(a, b - 1), key=lambda i: sizes[i])
+            ids = self.bigrams.get(grams[order[0]])
+            for i in order[1:]:
+                if ids.size == 0:
+                    break
+                ids = np.intersect1d(ids, self.bigrams.get(grams[i]), assume_unique=True)
+            found.append(ids)
+        ids = np.concatenate(found)
+        ids.sort()
+        return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
 
     def _count(self, postings: _Postings, keys: set[int]) -> np.ndarray:
         """Per plate, how many of `keys` it holds (a repeated gram counts each time: never too few)."""
         lists = [postings.get(k) for k in keys]
         hits = np.concatenate(lists) if lists else np.zeros(0, np.int32)
         return np.bincount(hits, minlength=len(self.plates))
-
-
-def _pieces(length: int, count: int) -> list[tuple[int, int]]:
-    """`count` disjoint, near-equal [start, stop) pieces covering `length` characters."""
-    if count > length:
-        return []
-    bounds = [round(i * length / count) for i in range(count + 1)]
-    return list(itertools.pairwise(bounds))
 
 
 class PlateIndex:
@@ -148,6 +179,9 @@ class PlateIndex:
 
     def search(self, query: str, max_distance: int, limit: int | None = None) -> list[tuple[str, int]]:
         """Plates within `max_distance` edits of `query`, closest first (then alphabetical)."""
+        if max_distance <= 0:
+            with self._lock:
+                return [(query, 0)] if query in self._known else []
         with self._lock:
             segments = list(self._segments)
             tail = list(self._tail)
