@@ -58,12 +58,13 @@ def make_events(plates: list[str], cameras: int = 8, start: int = 0) -> list[Pla
     ]
 
 
-def ingest_rate(store: EventStore, events: list[PlateEvent], batch: int) -> float:
-    """Events per second upserted in batches of `batch` (one transaction each)."""
-    started = time.perf_counter()
+def ingest_rate(store: EventStore, events: list[PlateEvent], batch: int) -> tuple[float, float]:
+    """Events upserted per wall second and per second of this thread's CPU, in batches of `batch` (one
+    transaction each). SQLite runs in this thread; a PostgreSQL server's own CPU is not counted."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
     for i in range(0, len(events), batch):
         store.add(events[i : i + batch])
-    return len(events) / (time.perf_counter() - started)
+    return len(events) / (time.perf_counter() - started), len(events) / (time.thread_time() - started_cpu)
 
 
 def fill(store: EventStore, total: int, chunk: int = 50_000, seed: int = 1) -> list[str]:
@@ -121,19 +122,22 @@ def search_latency(store: EventStore, plates: list[str], queries: int, **query: 
     """p50/p95/max in ms of `store.search` for plates with typos (first page of 50)."""
     rng = random.Random(7)
     edits = query.get("max_distance", 1) if query.get("match") == "fuzzy" else 0
-    times = []
+    wall, cpu = [], []
     found = 0
     for _ in range(queries):
         plate = _typo(rng.choice(plates), rng, edits)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         result = store.search(EventQuery(plate=plate, **query))
-        times.append((time.perf_counter() - started) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
         found += bool(result.events)
-    arr = np.array(times)
+    # CPU time too: on a shared machine wall time measures the neighbours as much as the search
     return {
-        "p50_ms": round(float(np.percentile(arr, 50)), 2),
-        "p95_ms": round(float(np.percentile(arr, 95)), 2),
-        "max_ms": round(float(arr.max()), 2),
+        "p50_ms": round(float(np.percentile(wall, 50)), 2),
+        "p95_ms": round(float(np.percentile(wall, 95)), 2),
+        "max_ms": round(float(np.max(wall)), 2),
+        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
+        "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2),
         "found_share": round(found / queries, 3),
     }
 
@@ -155,14 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         figures: dict[str, Any] = {"database": "postgresql" if "postgres" in target else "sqlite"}
         with EventStore(target, crops_dir=Path(tmp) / "crops") as store:
             events = make_events(random_plates(args.ingest_events, seed=99), start=10_000_000)
-            figures["ingest_batch500_events_per_s"] = round(
-                ingest_rate(store, events[: len(events) // 2], 500)
-            )
+            half = events[: len(events) // 2]
             single = events[len(events) // 2 :][:2000]
-            figures["ingest_single_events_per_s"] = round(ingest_rate(store, single, 1))
-            figures["reingest_batch500_events_per_s"] = round(
-                ingest_rate(store, events[: len(events) // 2], 500)
-            )
+            for name, batch_events, batch in (
+                ("ingest_batch500", half, 500),
+                ("ingest_single", single, 1),
+                ("reingest_batch500", half, 500),  # the same events again: at-least-once re-delivery
+            ):
+                wall, cpu = ingest_rate(store, batch_events, batch)
+                figures[f"{name}_events_per_s"] = round(wall)
+                figures[f"{name}_events_per_cpu_s"] = round(cpu)
             print(json.dumps(figures))
             if not args.ingest_only:
                 started = time.perf_counter()
