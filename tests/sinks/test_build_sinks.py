@@ -26,7 +26,7 @@ def _closed_port() -> int:
 
 
 def test_registry_has_every_sink_type() -> None:
-    assert {"csv", "jsonl", "kafka", "mqtt"} <= set(SINKS.names())  # tests may register more
+    assert {"csv", "db", "http", "jsonl", "kafka", "mqtt"} <= set(SINKS.names())  # tests may register more
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from ..config import load_config
+from ..pipeline.config import load_config
 
 log = logging.getLogger(__name__)
 

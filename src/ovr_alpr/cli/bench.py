@@ -55,7 +55,7 @@ def bench_command(
         clip_path = check_source(source)
         manifest = manifest_beside(clip_path)
     if soak is not None:
-        from .soak import run_soak, soak_lines
+        from ..bench.soak import run_soak, soak_lines
 
         typer.echo(f"soak: {soak:g} min on {clip_path} ...", err=True)
         soak_report = run_soak(clip_path, soak, config)

@@ -96,7 +96,8 @@ def register(app: typer.Typer) -> None:
         sink: list[str] = typer.Option(
             None,
             "--sink",
-            help="jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC (repeatable)",
+            help="jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC, db:PATH|URL, "
+            "http://HOST:PORT (repeatable)",
         ),
         camera_id: str = typer.Option(None, "--camera-id", help="camera id put in events"),
         site: str = typer.Option(None, "--site", help="site id put in events"),
@@ -134,6 +135,9 @@ def register(app: typer.Typer) -> None:
         ),
         print_events: bool = typer.Option(True, "--print-events/--quiet", help="print one line per event"),
         log_level: str = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
+        metrics_port: int = typer.Option(
+            None, "--metrics-port", help="serve Prometheus /metrics on 127.0.0.1:PORT while running"
+        ),
     ) -> None:
         """Read plates from a source and deliver one event per vehicle to the sinks."""
         cfg = build_config(
@@ -161,14 +165,24 @@ def register(app: typer.Typer) -> None:
         if stats_json:
             check_writable(stats_json, "--stats-json")  # before the run, not after it
         setup_logging(cfg.log_level)
-        run_pipeline(with_int8_calibration(cfg), max_frames, stats_json, print_events)
+        run_pipeline(with_int8_calibration(cfg), max_frames, stats_json, print_events, metrics_port)
 
 
-def run_pipeline(cfg: AppConfig, max_frames: int | None, stats_json: Path | None, print_events: bool) -> None:
+def run_pipeline(
+    cfg: AppConfig,
+    max_frames: int | None,
+    stats_json: Path | None,
+    print_events: bool,
+    metrics_port: int | None = None,
+) -> None:
     """Run the job, write the stats, and raise `SinkError` when events were lost or are still spooled."""
     from ..pipeline import Pipeline
 
     pipeline = Pipeline(cfg, collect_events=False)
+    if metrics_port:
+        from .run_metrics import serve_metrics
+
+        serve_metrics(pipeline, metrics_port)
     if print_events:
         pipeline.on_event.append(EventPrinter())
     stats = pipeline.run(max_frames=max_frames, handle_signals=True).stats

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config import SinkConfig
 from ..errors import OvrAlprError, SinkError
 from ..events.model import PlateEvent
-from . import csv, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
+from . import csv, db, http, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
 from .base import SINKS, Sink, parse_sink_spec, sink_name
 from .broker import BrokerSink, DeliveryStats
 from .csv import CsvSink
