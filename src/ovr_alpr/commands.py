@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "ovr_alpr.evaluation.cli",
     "ovr_alpr.bench.cli",
     "ovr_alpr.models.cli",
+    "ovr_alpr.train.cli",
 ]
 
 

@@ -87,11 +87,17 @@ class OcrConfig(_Strict):
         crop_variants: versions of each plate crop read in one batch, the most confident read kept: `full`
             (the crop as cut), `band_rows` (its rows holding the characters), `band` (cut to the
             characters on all sides; the crop itself when no characters are found). Each is one OCR
-            input: `[band]` alone costs ~1.1x a plain read, the default ~2x (see `ocr.variants`).
+            input: `[band]` alone costs ~1.1x a plain read, the default ~2x (see `ocr.variants`). Used by
+            `ppocr`; the fixed-slot readers read the crop as cut.
+        type: `ppocr` (PP-OCRv4, CTC), `ovr` (OVR-ALPR's own fixed-slot reader, embedded) or
+            `fast_plate_ocr` (any fast-plate-ocr ONNX given as `model.path`).
+        plate_config: fast-plate-ocr plate config YAML for `fast_plate_ocr` models (default: from the
+            model's metadata or its input/output shapes).
     """
 
-    type: Literal["ppocr"] = "ppocr"
+    type: Literal["ppocr", "ovr", "fast_plate_ocr"] = "ppocr"
     model: ModelConfig = Field(default_factory=ModelConfig)
+    plate_config: str | None = None
     alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     min_track_frames: int = Field(default=2, ge=1)
     max_attempts: int = Field(default=4, ge=1, le=100)
