@@ -16,7 +16,7 @@ from ..alpr import Alpr
 from ..config import AppConfig
 from ..errors import SourceError
 from ..models.datasets import LabelledImage, load_dataset
-from .metrics import PlateOutcome, Tally, pick_reads
+from .metrics import MISS_CAUSES, PlateOutcome, Tally, char_confusions, miss_cause, pick_reads
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,24 @@ class EvalResult:
             "p50_ms_per_image": round(float(np.percentile(self.image_ms, 50)), 2) if self.image_ms else 0.0,
             "stages": self.stages,
             "misses": [
-                {"file": o.file, "expected": o.expected, "read": o.read, "detected": o.detected}
+                {
+                    "file": o.file,
+                    "expected": o.expected,
+                    "read": o.read,
+                    "detected": o.detected,
+                    "cause": miss_cause(o.read, o.expected, o.detected),
+                }
                 for o in self.misses
+            ],
+            "miss_causes": {
+                c: sum(miss_cause(o.read, o.expected, o.detected) == c for o in self.misses)
+                for c in MISS_CAUSES
+            },
+            "char_confusions": [
+                {"label": a, "read": b, "count": n}
+                for (a, b), n in char_confusions(
+                    [(o.expected, o.read) for o in self.misses if o.detected and o.read]
+                ).items()
             ],
         }
 
