@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(2, help="torch CPU threads"),
         workers: int = typer.Option(2, help="processes rendering plates"),
         resume: bool = typer.Option(False, help="continue from OUT_DIR/checkpoint.pt"),
+        export_only: bool = typer.Option(
+            False, help="export OUT_DIR/checkpoint.pt's weights as they are (e.g. a run stopped early)"
+        ),
     ) -> None:
         """Train the fixed-slot plate reader; writes OUT_DIR/reader.onnx and OUT_DIR/MODEL_CARD.md."""
         try:
@@ -72,6 +75,7 @@ def register(app: typer.Typer) -> None:
             threads=threads,
             workers=workers,
             resume=resume,
+            export_only=export_only,
         )
         metrics = train(opts)
         typer.echo(

@@ -57,6 +57,7 @@ class TrainOptions:
     eval_every: int = 250
     max_minutes: float = 0.0
     stop_at: int = 0
+    export_only: bool = False
     threads: int = 2
     workers: int = 2
     resume: bool = False
@@ -195,8 +196,12 @@ def train(opts: TrainOptions) -> dict:
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
     ckpt_path = opts.out_dir / "checkpoint.pt"
     step, history, best = 0, [], {"score": -1.0, "step": 0}
-    if opts.resume and ckpt_path.is_file():
+    if opts.export_only and not ckpt_path.is_file():
+        raise FileNotFoundError(f"--export-only needs {ckpt_path}")
+    if (opts.resume or opts.export_only) and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, weights_only=False)
+        if opts.export_only:
+            opts.steps = int(ckpt["options"]["steps"])
         if int(ckpt["options"]["steps"]) != opts.steps:
             raise ValueError(
                 f"{ckpt_path} belongs to a {ckpt['options']['steps']}-step run; resume it with --steps "
@@ -235,7 +240,7 @@ def train(opts: TrainOptions) -> dict:
     loss_avg = None
     run_start = time.time()
     start_step = step
-    while step < opts.steps:
+    while step < opts.steps and not opts.export_only:
         images, targets = batches(opts.batch)
         logits = model.logits(torch.from_numpy(images))
         loss = criterion(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1))
@@ -293,7 +298,7 @@ def train(opts: TrainOptions) -> dict:
         "minutes": round((time.time() - t_start) / 60, 1),
         "samples_per_s": round(steps_per_s * opts.batch, 1),
         "params": sum(p.numel() for p in final.parameters()),
-        "exported": "final EMA weights",
+        "exported": f"EMA weights at step {step}",
     }
     (opts.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     from .card import write_card
