@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg is None:
             raise _Skip(f"no {role} model found")
         cfg = cfg.model_copy(update={"backend": backend_name, "precision": precision})
-        backend = load_backend(cfg, role, role_default_path(role, cfg), cache_dir=cache)
+        backend = load_backend(cfg, role, role_default_path(role, cfg, app), cache_dir=cache)
         try:
             return {
                 "provider": backend.provider,

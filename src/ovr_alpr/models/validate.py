@@ -182,7 +182,7 @@ def validate(
     from tqdm import tqdm
 
     from ..backends.base import load_backend
-    from ..ocr import make_reader, reader_default_path
+    from ..ocr import make_reader
 
     base_cfg = role_model_config(app, role)
     if base_cfg is None:
@@ -215,7 +215,7 @@ def validate(
             total=len(samples), desc=f"{role} {precision}", unit="img", disable=not progress, leave=False
         )
         try:
-            default = reader_default_path(app.ocr) if role == "ocr" else role_default_path(role, cfg)
+            default = role_default_path(role, cfg, app)
             loaded = load_backend(cfg, role, default, warmup=True, cache_dir=cache)
         except ModelError as exc:
             bar.close()

@@ -61,7 +61,9 @@ class TrainOptions:
     threads: int = 2
     workers: int = 2
     resume: bool = False
-    command: str = field(default_factory=lambda: " ".join(shlex.quote(a) for a in sys.argv))
+    command: str = field(
+        default_factory=lambda: " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
+    )
 
 
 def _seed_all(seed: int) -> None:
