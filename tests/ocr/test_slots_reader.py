@@ -151,3 +151,15 @@ def test_shipped_reader_reads_rendered_plates():
     right = sum(r.text == t for (t, _), r in zip(plates, reads, strict=True))
     assert right >= 9, [(t, r.text) for (t, _), r in zip(plates, reads, strict=True)]
     assert all(0.0 < r.confidence <= 1.0 for r in reads)
+
+
+def test_ctc_decoder_collapses_repeats_and_blanks(fake_backend):
+    # 6 time steps: A A _ A 7 7  ->  "AA7" (a blank separates the two A's)
+    steps = [{"A": 0.9}, {"A": 0.8}, {}, {"A": 0.7, "4": 0.2}, {"7": 0.95}, {"7": 0.6}]
+    probs = _probs(steps, n_slots=6)
+    cfg = PlateConfig(slots=6, decoder="ctc")
+    backend = fake_backend(lambda b: [probs[None]], input_shape=(-1, 64, 128, 3), input_dtype=np.uint8)
+    read = FixedSlotReader(backend, plate_config=cfg).read(np.zeros((20, 60, 3), np.uint8))
+    assert read.text == "AA7"
+    assert read.char_confidences == pytest.approx((0.9, 0.7, 0.95))
+    assert read.char_alternatives[1][0] == ("4", pytest.approx(0.2))

@@ -37,6 +37,8 @@ class PlateConfig:
         colour: `rgb` or `grayscale` (`image_color_mode`).
         keep_aspect: letterbox instead of a plain resize (`keep_aspect_ratio`).
         padding_colour: letterbox fill, RGB (`padding_color`).
+        decoder: `slots` (one character or pad per slot, fast-plate-ocr) or `ctc` (the slots are CTC time
+            steps in reading order, the pad class is the blank; OVR-ALPR's `ctc` reader).
     """
 
     slots: int
@@ -47,6 +49,7 @@ class PlateConfig:
     colour: str = "rgb"
     keep_aspect: bool = False
     padding_colour: tuple[int, int, int] = (114, 114, 114)
+    decoder: str = "slots"
 
     @classmethod
     def from_mapping(cls, d: dict[str, Any]) -> PlateConfig:
@@ -63,6 +66,7 @@ class PlateConfig:
                 colour=str(d.get("image_color_mode", "rgb")).lower(),
                 keep_aspect=bool(d.get("keep_aspect_ratio", False)),
                 padding_colour=tuple(int(v) for v in pad),  # type: ignore[arg-type]
+                decoder=str(d.get("decoder", "slots")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
@@ -181,6 +185,8 @@ class FixedSlotReader:
         self.backend(np.zeros((1, c.height, c.width, 1 if c.colour == "grayscale" else 3), np.uint8))
 
     def _decode(self, probs: np.ndarray, min_alternative_p: float = 1e-4) -> PlateText:
+        if self.config.decoder == "ctc":
+            return self._decode_ctc(probs, min_alternative_p)
         p = np.where(self._allowed[None, :], probs, 0.0)
         best = p.argmax(axis=1)
         chars, char_p, alternatives = [], [], []
@@ -195,6 +201,32 @@ class FixedSlotReader:
             top = np.argsort(-runner)[: self.n_alternatives]
             alternatives.append(
                 tuple((str(self._labels[j]), float(runner[j])) for j in top if runner[j] >= min_alternative_p)
+            )
+        conf = float(np.mean(char_p)) if char_p else 0.0
+        return PlateText("".join(chars), conf, tuple(char_p), tuple(alternatives))
+
+    def _decode_ctc(self, probs: np.ndarray, min_alternative_p: float) -> PlateText:
+        """Greedy CTC over the time steps: repeats collapse, blanks (pad) separate; a character's probability
+        is its best step's, its alternatives the best other classes over its steps."""
+        p = np.where(self._allowed[None, :], probs, 0.0)
+        best = p.argmax(axis=1)
+        new = np.ones(len(best), dtype=bool)
+        new[1:] = best[1:] != best[:-1]
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(best))
+        chars, char_p, alternatives = [], [], []
+        for t0, t1 in zip(starts, ends, strict=True):
+            cls = best[t0]
+            if cls == self._pad:
+                continue
+            span = p[t0:t1].max(axis=0)
+            chars.append(str(self._labels[cls]))
+            char_p.append(float(span[cls]))
+            span[cls] = 0.0
+            span[self._pad] = 0.0
+            top = np.argsort(-span)[: self.n_alternatives]
+            alternatives.append(
+                tuple((str(self._labels[j]), float(span[j])) for j in top if span[j] >= min_alternative_p)
             )
         conf = float(np.mean(char_p)) if char_p else 0.0
         return PlateText("".join(chars), conf, tuple(char_p), tuple(alternatives))

@@ -35,13 +35,19 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(128),
         lr: float = typer.Option(2e-3),
         real_fraction: float = typer.Option(0.5, help="share of each batch from real crops"),
-        head: str = typer.Option("fc", help="fc (flatten + linear, default) or attention (a query per slot)"),
+        head: str = typer.Option(
+            "fc",
+            help="fc (slots: flatten + linear), attention (slots: a query each) or ctc (2 rows read by CTC)",
+        ),
         seed: int = typer.Option(0),
         eval_every: int = typer.Option(250, help="steps between dev evaluations and checkpoints"),
         max_minutes: float = typer.Option(0.0, help="stop early (and export) after this many minutes; 0: no"),
         threads: int = typer.Option(2, help="torch CPU threads"),
         workers: int = typer.Option(2, help="processes rendering plates"),
         resume: bool = typer.Option(False, help="continue from OUT_DIR/checkpoint.pt"),
+        export_weights: str = typer.Option(
+            "ema", help="weights exported: ema (moving average, default), raw, or best (best dev EMA)"
+        ),
         export_only: bool = typer.Option(
             False, help="export OUT_DIR/checkpoint.pt's weights as they are (e.g. a run stopped early)"
         ),
@@ -76,6 +82,7 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             resume=resume,
             export_only=export_only,
+            export_weights=export_weights,
         )
         metrics = train(opts)
         typer.echo(

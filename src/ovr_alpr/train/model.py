@@ -104,3 +104,41 @@ class SlotReader(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(images), dim=-1)
+
+
+class CtcReader(nn.Module):
+    """CNN to a 2 x 32 map of character-or-blank predictions, read row by row with CTC.
+
+    Each of the 64 positions sees the whole plate height, so a one-line plate is emitted along one row
+    and a two-line plate's top line along the top row, its bottom line along the bottom row: read in one
+    pass, in reading order. Output softmax [N, 64, classes]; the last class is the blank.
+    """
+
+    is_ctc = True
+
+    def __init__(
+        self, classes: int = 37, height: int = 64, width: int = 128, width_mult: float = 1.0
+    ) -> None:
+        super().__init__()
+        c = [max(8, round(v * width_mult / 8) * 8) for v in (32, 48, 96, 128)]
+        self.classes = classes
+        self.backbone = nn.Sequential(
+            _conv(3, c[0], 2),  # 32 x 64
+            _conv(c[0], c[1], 2),  # 16 x 32
+            _conv(c[1], c[1]),
+            _conv(c[1], c[2], (2, 1)),  # 8 x 32
+            _conv(c[2], c[2]),
+            _conv(c[2], c[2], (2, 1)),  # 4 x 32
+            _conv(c[2], c[3], (2, 1)),  # 2 x 32
+            nn.Dropout(0.1),
+        )
+        self.classifier = nn.Conv2d(c[3], classes, 1)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, H, W, 3] uint8 -> [N, T, classes] logits, T = rows x columns in reading order."""
+        x = images.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
+        f = self.classifier(self.backbone(x))  # [N, classes, 2, 32]
+        return f.flatten(2).transpose(1, 2)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(images), dim=-1)

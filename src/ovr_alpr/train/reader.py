@@ -58,6 +58,7 @@ class TrainOptions:
     max_minutes: float = 0.0
     stop_at: int = 0
     export_only: bool = False
+    export_weights: str = "ema"
     threads: int = 2
     workers: int = 2
     resume: bool = False
@@ -108,6 +109,24 @@ def build_manifest(opts: TrainOptions) -> tuple[list[Entry], dict]:
     return entries, stats
 
 
+def build_model(opts: TrainOptions):
+    from .model import CtcReader, SlotReader
+
+    if opts.head == "ctc":
+        return CtcReader(len(ALPHABET), opts.height, opts.width, opts.width_mult)
+    return SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
+
+
+def ctc_decode(indices: np.ndarray) -> str:
+    """Greedy CTC: collapse repeats, drop blanks (the pad class)."""
+    out, prev = [], -1
+    for i in indices:
+        if i != prev and ALPHABET[i] != PAD:
+            out.append(ALPHABET[i])
+        prev = i
+    return "".join(out)
+
+
 def exact_match(model, images: np.ndarray, labels: list[str], batch: int = 256) -> float:
     import torch
 
@@ -118,8 +137,9 @@ def exact_match(model, images: np.ndarray, labels: list[str], batch: int = 256) 
     with torch.no_grad():
         for s in range(0, len(labels), batch):
             probs = model(torch.from_numpy(images[s : s + batch]))
+            read = ctc_decode if getattr(model, "is_ctc", False) else decode
             for p, label in zip(probs.argmax(-1).numpy(), labels[s : s + batch], strict=True):
-                right += decode(p) == label
+                right += read(p) == label
     model.train()
     return right / len(labels)
 
@@ -149,8 +169,6 @@ def train(opts: TrainOptions) -> dict:
     """Runs (or resumes) one training run; writes `reader.onnx`, `MODEL_CARD.md` and `metrics.json`."""
     import torch
     from tqdm import tqdm
-
-    from .model import SlotReader
 
     torch.set_num_threads(opts.threads)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +205,7 @@ def train(opts: TrainOptions) -> dict:
         real, synth_images, synth_labels, opts.slots, opts.width, opts.height, opts.seed, opts.real_fraction
     )
 
-    model = SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
+    model = build_model(opts)
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998)
     )
@@ -196,6 +214,7 @@ def train(opts: TrainOptions) -> dict:
         optimizer, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.08, div_factor=20, final_div_factor=200
     )
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
+    ctc_loss = torch.nn.CTCLoss(blank=ALPHABET.index(PAD), zero_infinity=True)
     ckpt_path = opts.out_dir / "checkpoint.pt"
     step, history, best = 0, [], {"score": -1.0, "step": 0}
     if opts.export_only and not ckpt_path.is_file():
@@ -245,7 +264,14 @@ def train(opts: TrainOptions) -> dict:
     while step < opts.steps and not opts.export_only:
         images, targets = batches(opts.batch)
         logits = model.logits(torch.from_numpy(images))
-        loss = criterion(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1))
+        target = torch.from_numpy(targets)
+        if opts.head == "ctc":
+            log_probs = logits.log_softmax(-1).transpose(0, 1)  # [T, N, C]
+            lengths = (target != ALPHABET.index(PAD)).sum(1)
+            steps_in = torch.full((len(target),), log_probs.shape[0], dtype=torch.long)
+            loss = ctc_loss(log_probs, target, steps_in, lengths)
+        else:
+            loss = criterion(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -288,8 +314,13 @@ def train(opts: TrainOptions) -> dict:
             break
     bar.close()
     steps_per_s = (step - start_step) / max(time.time() - run_start, 1e-9)
-    final = SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
-    final.load_state_dict(ema.module.state_dict())
+    final = build_model(opts)
+    if opts.export_weights == "raw":
+        final.load_state_dict(model.state_dict())
+    elif opts.export_weights == "best" and (opts.out_dir / "best.pt").is_file():
+        final.load_state_dict(torch.load(opts.out_dir / "best.pt", weights_only=True))
+    else:
+        final.load_state_dict(ema.module.state_dict())
     onnx_path = opts.out_dir / "reader.onnx"
     export_onnx(final, onnx_path, opts)
     metrics = {
@@ -300,7 +331,11 @@ def train(opts: TrainOptions) -> dict:
         "minutes": round((time.time() - t_start) / 60, 1),
         "samples_per_s": round(steps_per_s * opts.batch, 1),
         "params": sum(p.numel() for p in final.parameters()),
-        "exported": f"EMA weights at step {step}",
+        "exported": {
+            "ema": f"EMA weights at step {step}",
+            "raw": f"raw weights at step {step}",
+            "best": f"EMA weights at step {best['step']} (best dev)",
+        }.get(opts.export_weights),
     }
     (opts.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     from .card import write_card
@@ -334,7 +369,8 @@ def export_onnx(model, path: Path, opts: TrainOptions) -> None:
     meta = {
         "plate_config": json.dumps(
             {
-                "max_plate_slots": opts.slots,
+                "max_plate_slots": int(model(dummy).shape[1]),
+                "decoder": "ctc" if getattr(model, "is_ctc", False) else "slots",
                 "alphabet": ALPHABET,
                 "pad_char": PAD,
                 "img_height": opts.height,
