@@ -66,7 +66,7 @@ def test_eval_openalpr_layout_writes_json_and_report(openalpr_set: Path, tmp_pat
     for key in ("exact_match", "detection_recall", "detection_precision", "cer"):
         assert 0.0 <= figures[key] <= 1.0 or key == "cer"
     assert figures["ms_per_image"] > 0
-    assert all(set(m) == {"file", "expected", "read", "detected"} for m in figures["misses"])
+    assert all(set(m) == {"file", "expected", "read", "detected", "cause"} for m in figures["misses"])
     assert len(figures["misses"]) == round(3 * (1 - figures["exact_match"]))
     markdown = (report / "report.md").read_text()
     assert "exact match" in markdown and "metrics.png" in markdown

@@ -26,9 +26,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks for
 
 def _register_commands() -> None:
     """Each command is one module of this package with a `register(app)`; adding one is a new module here."""
-    from . import bench, eval, gpucheck, make_clip, models, run, serve
+    from . import bench, eval, gpucheck, make_clip, models, run, serve, train
 
-    for module in (run, make_clip, eval, bench, models, gpucheck, serve):
+    for module in (run, make_clip, eval, bench, models, gpucheck, serve, train):
         module.register(app)
 
 

@@ -157,7 +157,7 @@ def export_command(
         cfg = role_model_config(app, role)
         if cfg is None:
             raise ConfigError(f"the config has no {role} model", "add it to the config, or use --input")
-        source = resolve_model_path(cfg, role, role_default_path(role, cfg))
+        source = resolve_model_path(cfg, role, role_default_path(role, cfg, app))
     else:
         role = _check_role(role)
         cfg = role_model_config(app, role) or app.plate_detector.model

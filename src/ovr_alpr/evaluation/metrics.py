@@ -193,3 +193,37 @@ class Tally:
     @property
     def detection_precision(self) -> float | None:
         return self.true_positives / self.predictions if self.predictions else None
+
+
+#: Why a labelled plate was not read exactly (see `miss_cause`).
+MISS_CAUSES = ("detector", "reader", "label doubt")
+
+
+def miss_cause(read: str, label: str, detected: bool) -> str:
+    """`label doubt` when the read equals the label once O=0 and I=1 (glyphs drawn alike; the benchmark's
+    labels mix them), else `detector` when no box matched the label at IoU >= 0.5, else `reader`.
+
+    Example:
+        >>> miss_cause("RK099AN", "RKO99AN", True), miss_cause("", "AB123", False)
+        ('label doubt', 'detector')
+        >>> miss_cause("A8123", "AB123", True)
+        'reader'
+    """
+    if read and confusable_match(read, label):
+        return "label doubt"
+    return "reader" if detected else "detector"
+
+
+def char_confusions(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Character errors over (label, read) pairs: (label char, read char) -> count, `-` standing for a
+    missing (deleted) or extra (inserted) character; most frequent first."""
+    counts: dict[tuple[str, str], int] = {}
+    for label, read in pairs:
+        a, b = normalize_text(label), normalize_text(read)
+        for op in Levenshtein.editops(a, b):
+            key = (
+                a[op.src_pos] if op.tag != "insert" else "-",
+                b[op.dest_pos] if op.tag != "delete" else "-",
+            )
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

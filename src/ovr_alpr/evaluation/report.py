@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .metrics import PlateOutcome
+from .metrics import MISS_CAUSES, PlateOutcome, char_errors, miss_cause
 from .runner import EvalResult
 
 #: Failures shown on the contact sheet at most (the full list is in the report and the JSON).
@@ -36,8 +36,8 @@ def summary_lines(result: EvalResult) -> list[str]:
     if d["misses"]:
         shown = ", ".join(f"{m['file']} {m['expected']}->{m['read'] or '-'}" for m in d["misses"][:5])
         more = f" (+{len(d['misses']) - 5} more)" if len(d["misses"]) > 5 else ""
-        undetected = sum(not m["detected"] for m in d["misses"])
-        lines.append(f"{len(d['misses'])} misses ({undetected} without a box at IoU 0.5): {shown}{more}")
+        causes = ", ".join(f"{n} {c}" for c, n in d["miss_causes"].items())
+        lines.append(f"{len(d['misses'])} misses ({causes}): {shown}{more}")
     return lines
 
 
@@ -58,7 +58,12 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     d = result.to_dict()
     write_json(result, out / "results.json")
     _metrics_chart(d, result.image_ms, out / "metrics.png")
-    misses = result.misses
+    # worst first: reader errors (most wrong characters first), then detector misses, then label doubts
+    order = {c: i for i, c in enumerate(MISS_CAUSES[1:2] + MISS_CAUSES[:1] + MISS_CAUSES[2:])}
+    misses = sorted(
+        result.misses,
+        key=lambda o: (order[miss_cause(o.read, o.expected, o.detected)], -char_errors(o.read, o.expected)),
+    )
     sheet = _failure_sheet(Path(result.dataset), misses, out / "failures.png") if misses else None
     (out / "report.md").write_text(_markdown(d, sheet))
     return out / "report.md"
@@ -101,13 +106,30 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         "",
         f"## Misses ({len(d['misses'])})",
         "",
+        "Causes: **detector** (no box at IoU >= 0.5), **reader** (box found, text wrong), **label doubt** "
+        "(the read equals the label once O=0 and I=1: the glyphs are alike and the labels mix them).",
+        "",
+        "| cause | plates |",
+        "|---|---|",
+        *(f"| {c} | {n} |" for c, n in d["miss_causes"].items()),
+        "",
     ]
+    if d["char_confusions"]:
+        text += [
+            "Character errors of detected plates (label -> read; `-`: missing or extra character):",
+            "",
+            "| label | read | count |",
+            "|---|---|---|",
+            *(f"| `{c['label']}` | `{c['read']}` | {c['count']} |" for c in d["char_confusions"][:20]),
+            "",
+        ]
     if sheet is not None:
         text += [f"![failures]({sheet.name})", ""]
     if d["misses"]:
-        text += ["| file | expected | read | box found (IoU >= 0.5) |", "|---|---|---|---|"]
+        text += ["| file | expected | read | box found (IoU >= 0.5) | cause |", "|---|---|---|---|---|"]
         text += [
-            f"| {m['file']} | `{m['expected']}` | `{m['read'] or '-'}` | {'yes' if m['detected'] else 'no'} |"
+            f"| {m['file']} | `{m['expected']}` | `{m['read'] or '-'}` | {'yes' if m['detected'] else 'no'} "
+            f"| {m['cause']} |"
             for m in d["misses"]
         ]
     else:
@@ -171,7 +193,8 @@ def _failure_sheet(root: Path, misses: list[PlateOutcome], path: Path) -> Path:
         name = Path(miss.file).name
         name = name if len(name) <= 30 else name[:13] + "..." + name[-14:]
         ax.set_title(
-            f"{name}\nexp {miss.expected}  read {miss.read or '-'}",
+            f"{name} ({miss_cause(miss.read, miss.expected, miss.detected)})\n"
+            f"exp {miss.expected}  read {miss.read or '-'}",
             fontsize=8,
             family="monospace",
         )

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..pipeline.alpr import Alpr
 from ..pipeline.config import AppConfig
 from .datasets import LabelledImage, load_dataset
-from .metrics import PlateOutcome, Tally, pick_reads
+from .metrics import MISS_CAUSES, PlateOutcome, Tally, char_confusions, miss_cause, pick_reads
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,24 @@ class EvalResult:
             "stages": self.stages,
             "skipped_images": self.skipped_images,
             "misses": [
-                {"file": o.file, "expected": o.expected, "read": o.read, "detected": o.detected}
+                {
+                    "file": o.file,
+                    "expected": o.expected,
+                    "read": o.read,
+                    "detected": o.detected,
+                    "cause": miss_cause(o.read, o.expected, o.detected),
+                }
                 for o in self.misses
+            ],
+            "miss_causes": {
+                c: sum(miss_cause(o.read, o.expected, o.detected) == c for o in self.misses)
+                for c in MISS_CAUSES
+            },
+            "char_confusions": [
+                {"label": a, "read": b, "count": n}
+                for (a, b), n in char_confusions(
+                    [(o.expected, o.read) for o in self.misses if o.detected and o.read]
+                ).items()
             ],
         }
 

@@ -74,6 +74,18 @@ def ppocr_preprocess(height: int = 48, width: int = 320) -> Preprocess:
     return run
 
 
+def slot_reader_preprocess(height: int, width: int, channels: int = 3) -> Preprocess:
+    """Fixed-slot plate readers (`ocr.slots`): plain resize, RGB (or grey), uint8 NHWC."""
+
+    def run(crop: np.ndarray) -> np.ndarray:
+        resized = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
+        if channels == 1:
+            return cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[None, :, :, None]
+        return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)[None]
+
+    return run
+
+
 def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -> Preprocess:
     """The preprocessing of the model that plays `role` (`plate`, `vehicle`, `ocr`).
 
@@ -84,6 +96,8 @@ def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -
     from .zoo import canonical_role
 
     role = canonical_role(role)
+    if role == "ocr" and len(input_shape) == 4 and input_shape[3] in (1, 3) and input_shape[1] > 3:
+        return slot_reader_preprocess(input_shape[1], input_shape[2], input_shape[3])  # NHWC slot reader
     h, w = (d if d and d > 0 else 0 for d in input_shape[2:4])
     if role == "ocr":
         return ppocr_preprocess(height=h or 48, width=w or 320)

@@ -21,11 +21,17 @@ EMBEDDED = {
         "Apache-2.0",
         "PP-OCRv4 text recognition (CTC), dynamic width, 48 px high",
     ),
+    "reader": (
+        "ovr_alpr",
+        "assets/plate_reader.onnx",
+        "AGPL-3.0-or-later",
+        "OVR-ALPR fixed-slot plate reader (ovr-alpr train reader), uint8 1x64x128x3 RGB",
+    ),
 }
 
 
 def default_model_path(role: str) -> Path:
-    """Path of the embedded model for `role` (`plate` or `ocr`)."""
+    """Path of the embedded model for `role` (`plate`, `ocr` (PP-OCRv4) or `reader` (our own))."""
     if role not in EMBEDDED:
         raise ModelError(
             f"no embedded model for role {role!r}",

@@ -204,7 +204,7 @@ def _speed_with(check: _Check, backend_name: str, role: str, precision: str) -> 
     if cfg is None:
         raise _Skip(f"no {role} model found")
     cfg = cfg.model_copy(update={"backend": backend_name, "precision": precision})
-    backend = load_backend(cfg, role, role_default_path(role, cfg), cache_dir=check.cache)
+    backend = load_backend(cfg, role, role_default_path(role, cfg, check.app), cache_dir=check.cache)
     try:
         return {
             "provider": backend.provider,

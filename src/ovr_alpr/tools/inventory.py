@@ -44,10 +44,15 @@ def role_model_config(app: AppConfig, role: str) -> ModelConfig | None:
     raise ModelError(f"unknown model role {role!r}", f"use one of: {', '.join(ROLES)}")
 
 
-def role_default_path(role: str, cfg: ModelConfig | None = None) -> Path | None:
-    """The embedded model of `role`; None when `cfg` names its own file (the embedded one is not needed)."""
+def role_default_path(role: str, cfg: ModelConfig | None = None, app: AppConfig | None = None) -> Path | None:
+    """The embedded model of `role`; None when `cfg` names its own file (the embedded one is not needed).
+    With `app`, the `ocr` role's is the embedded model of the configured reader type (`ocr.type`)."""
     if cfg is not None and cfg.path:
         return None
+    if role == "ocr" and app is not None:
+        from ..ocr import reader_default_path
+
+        return reader_default_path(app.ocr)
     return default_model_path(role) if role in EMBEDDED else None
 
 
@@ -77,7 +82,7 @@ def plan_model(app: AppConfig, role: str, cache_dir: Path | None = None) -> dict
     row: dict[str, Any] = dict.fromkeys(COLUMNS, "-")
     row["role"] = role
     try:
-        path = resolve_model_path(cfg, role, role_default_path(role, cfg))
+        path = resolve_model_path(cfg, role, role_default_path(role, cfg, app))
     except ModelError as exc:
         row.update(file=cfg.path or "-", engine_cache=f"error: {exc.message}")
         return row
@@ -168,7 +173,7 @@ def load_model_row(app: AppConfig, role: str, cache_dir: Path | None = None) -> 
     if cfg is None:
         raise ModelError(f"the config has no {role} model", "add it to the config")
     backend = load_backend(
-        cfg, role, role_default_path(role, cfg), warmup=True, cache_dir=cache_dir or app.cache_path
+        cfg, role, role_default_path(role, cfg, app), warmup=True, cache_dir=cache_dir or app.cache_path
     )
     try:
         info = backend.describe()

@@ -1,0 +1,270 @@
+"""Fixed-slot plate readers: OVR-ALPR's own (`ovr`) and any fast-plate-ocr ONNX (`fast_plate_ocr`).
+
+Such a model takes the whole crop, resized to a fixed size, and returns for each of K character slots a
+probability over an alphabet with a pad class (`_` = no character). Every slot sees the whole image, so
+two-line plates are read in one pass. The plate config (slots, alphabet, pad, image size, colour mode) uses
+fast-plate-ocr's keys and comes from, in order: `ocr.plate_config` (its YAML file), the model's ONNX
+metadata (`plate_config`, written by `ovr-alpr train reader`), or the model's input/output shapes with
+fast-plate-ocr's global alphabet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from ..config import OcrConfig
+from ..errors import ConfigError, ModelError
+from ..plate_text.text import PlateText
+from ..runtime.backends.base import InferenceBackend
+from ..runtime.zoo import default_model_path
+from .base import READERS
+
+FAST_PLATE_OCR_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+
+@dataclass(frozen=True)
+class PlateConfig:
+    """How a fixed-slot model reads (fast-plate-ocr's plate config).
+
+    Attributes:
+        slots: characters per plate at most (`max_plate_slots`).
+        alphabet: the classes of each slot, pad included.
+        pad_char: the class meaning "no character".
+        height, width: input size in px (`img_height`, `img_width`).
+        colour: `rgb` or `grayscale` (`image_color_mode`).
+        keep_aspect: letterbox instead of a plain resize (`keep_aspect_ratio`).
+        padding_colour: letterbox fill, RGB (`padding_color`).
+        decoder: `slots` (one character or pad per slot, fast-plate-ocr) or `ctc` (the slots are CTC time
+            steps in reading order, the pad class is the blank; OVR-ALPR's `ctc` reader).
+    """
+
+    slots: int
+    alphabet: str = FAST_PLATE_OCR_ALPHABET
+    pad_char: str = "_"
+    height: int = 64
+    width: int = 128
+    colour: str = "rgb"
+    keep_aspect: bool = False
+    padding_colour: tuple[int, int, int] = (114, 114, 114)
+    decoder: str = "slots"
+
+    @classmethod
+    def from_mapping(cls, d: dict[str, Any]) -> PlateConfig:
+        try:
+            pad = tuple(d.get("padding_color", (114, 114, 114)))
+            if len(pad) == 1:
+                pad = pad * 3
+            return cls(
+                slots=int(d["max_plate_slots"]),
+                alphabet=str(d.get("alphabet", FAST_PLATE_OCR_ALPHABET)),
+                pad_char=str(d.get("pad_char", "_")),
+                height=int(d.get("img_height", 64)),
+                width=int(d.get("img_width", 128)),
+                colour=str(d.get("image_color_mode", "rgb")).lower(),
+                keep_aspect=bool(d.get("keep_aspect_ratio", False)),
+                padding_colour=tuple(int(v) for v in pad),  # type: ignore[arg-type]
+                decoder=str(d.get("decoder", "slots")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"plate config is missing or has a bad value: {exc}",
+                "give max_plate_slots, alphabet, pad_char, img_height, img_width",
+            ) from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PlateConfig:
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"ocr.plate_config {p} does not exist", "give the model's plate config YAML")
+        return cls.from_mapping(yaml.safe_load(p.read_text()) or {})
+
+    @classmethod
+    def for_backend(cls, backend: InferenceBackend, path: str | Path | None = None) -> PlateConfig:
+        if path:
+            return cls.from_yaml(path)
+        meta = getattr(backend, "metadata", None) or {}
+        if "plate_config" in meta:
+            return cls.from_mapping(json.loads(meta["plate_config"]))
+        shape = tuple(getattr(backend, "input_shape", ()) or ())
+        out_shapes = list(getattr(backend, "output_shapes", []) or [])
+        if len(shape) != 4 or shape[3] not in (1, 3) or shape[1] <= 0 or shape[2] <= 0:
+            raise ModelError(
+                f"{getattr(backend, 'model_path', 'model')} is not an NHWC fixed-slot plate model",
+                "give its plate config YAML as ocr.plate_config",
+            )
+        n_classes = len(FAST_PLATE_OCR_ALPHABET)
+        total = int(np.prod([d for d in out_shapes[0][1:] if d > 0])) if out_shapes else 0
+        if total <= 0 or total % n_classes:
+            raise ModelError(
+                f"cannot tell the slots of {getattr(backend, 'model_path', 'model')} from its output shape",
+                "give its plate config YAML as ocr.plate_config",
+            )
+        return cls(
+            slots=total // n_classes,
+            height=shape[1],
+            width=shape[2],
+            colour="rgb" if shape[3] == 3 else "grayscale",
+        )
+
+
+class FastPlateOcrConfig(OcrConfig):
+    """A fast-plate-ocr-style fixed-slot model (`model.path` required) and its plate config YAML."""
+
+    type: Literal["fast_plate_ocr"] = "fast_plate_ocr"
+    plate_config: str | None = None
+
+
+class OvrReaderConfig(OcrConfig):
+    """OVR-ALPR's own fixed-slot reader (`ovr-alpr train reader`); its plate config is in the model."""
+
+    type: Literal["ovr"] = "ovr"
+    plate_config: str | None = None
+
+
+@READERS.register("fast_plate_ocr", config=FastPlateOcrConfig)
+class FixedSlotReader:
+    """Reads plates with a fixed-slot model (fast-plate-ocr's output layout).
+
+    Characters outside `alphabet` are masked out before the argmax. Each read carries per-character
+    probabilities and the runner-up characters, so format repair and fusion work as with the CTC reader.
+    The crop is read as cut: `variants` is accepted for config compatibility and ignored (every slot
+    already sees the whole crop).
+
+    Args:
+        backend: the loaded model: uint8 [N, H, W, C] in, probabilities [N, slots * classes] out.
+        alphabet: characters a plate may contain.
+        plate_config: the model's plate config YAML (default: from the model, see the module docstring).
+        n_alternatives: runner-ups kept per character.
+    """
+
+    embedded_model: str | None = None
+
+    @classmethod
+    def default_model(cls) -> Path:
+        if cls.embedded_model is None:
+            raise ConfigError(
+                f"ocr.type {cls.__name__} has no embedded model", "set ocr.model.path to the model file"
+            )
+        return default_model_path(cls.embedded_model)
+
+    @classmethod
+    def from_config(
+        cls, cfg: FastPlateOcrConfig | OvrReaderConfig, backend: InferenceBackend
+    ) -> FixedSlotReader:
+        return cls(backend, alphabet=cfg.alphabet, plate_config=cfg.plate_config)
+
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        variants: tuple[str, ...] | list[str] = ("full",),
+        plate_config: str | Path | PlateConfig | None = None,
+        n_alternatives: int = 3,
+    ) -> None:
+        self.backend = backend
+        self.config = (
+            plate_config
+            if isinstance(plate_config, PlateConfig)
+            else PlateConfig.for_backend(backend, plate_config)
+        )
+        self.variants = tuple(variants)
+        self.n_alternatives = n_alternatives
+        classes = np.array(list(self.config.alphabet))
+        wanted = set(alphabet.upper())
+        self._pad = self.config.alphabet.index(self.config.pad_char)
+        self._allowed = np.array([c in wanted or i == self._pad for i, c in enumerate(classes)])
+        self._labels = classes
+
+    def _prepare(self, crop: np.ndarray) -> np.ndarray:
+        c = self.config
+        if c.keep_aspect:
+            h, w = crop.shape[:2]
+            scale = min(c.width / max(w, 1), c.height / max(h, 1))
+            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+            canvas = np.empty((c.height, c.width, 3), np.uint8)
+            canvas[:] = c.padding_colour[::-1]
+            y0, x0 = (c.height - nh) // 2, (c.width - nw) // 2
+            canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            image = canvas
+        else:
+            image = cv2.resize(crop, (c.width, c.height), interpolation=cv2.INTER_LINEAR)
+        if c.colour == "grayscale":
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None]
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def read(self, crop: np.ndarray) -> PlateText:
+        return self.read_batch([crop])[0]
+
+    def read_batch(self, crops: list[np.ndarray]) -> list[PlateText]:
+        if not crops:
+            return []
+        batch = np.stack([self._prepare(c) for c in crops])
+        probs = np.asarray(self.backend(batch)[0], dtype=np.float32)
+        probs = probs.reshape(len(crops), self.config.slots, len(self.config.alphabet))
+        return [self._decode(p) for p in probs]
+
+    def warmup(self) -> None:
+        c = self.config
+        self.backend(np.zeros((1, c.height, c.width, 1 if c.colour == "grayscale" else 3), np.uint8))
+
+    def _decode(self, probs: np.ndarray, min_alternative_p: float = 1e-4) -> PlateText:
+        if self.config.decoder == "ctc":
+            return self._decode_ctc(probs, min_alternative_p)
+        p = np.where(self._allowed[None, :], probs, 0.0)
+        best = p.argmax(axis=1)
+        chars, char_p, alternatives = [], [], []
+        for slot, cls in enumerate(best):
+            if cls == self._pad:
+                continue
+            chars.append(str(self._labels[cls]))
+            char_p.append(float(p[slot, cls]))
+            runner = p[slot].copy()
+            runner[cls] = 0.0
+            runner[self._pad] = 0.0
+            top = np.argsort(-runner)[: self.n_alternatives]
+            alternatives.append(
+                tuple((str(self._labels[j]), float(runner[j])) for j in top if runner[j] >= min_alternative_p)
+            )
+        conf = float(np.mean(char_p)) if char_p else 0.0
+        return PlateText("".join(chars), conf, tuple(char_p), tuple(alternatives))
+
+    def _decode_ctc(self, probs: np.ndarray, min_alternative_p: float) -> PlateText:
+        """Greedy CTC over the time steps: repeats collapse, blanks (pad) separate; a character's probability
+        is its best step's, its alternatives the best other classes over its steps."""
+        p = np.where(self._allowed[None, :], probs, 0.0)
+        best = p.argmax(axis=1)
+        new = np.ones(len(best), dtype=bool)
+        new[1:] = best[1:] != best[:-1]
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(best))
+        chars, char_p, alternatives = [], [], []
+        for t0, t1 in zip(starts, ends, strict=True):
+            cls = best[t0]
+            if cls == self._pad:
+                continue
+            span = p[t0:t1].max(axis=0)
+            chars.append(str(self._labels[cls]))
+            char_p.append(float(span[cls]))
+            span[cls] = 0.0
+            span[self._pad] = 0.0
+            top = np.argsort(-span)[: self.n_alternatives]
+            alternatives.append(
+                tuple((str(self._labels[j]), float(span[j])) for j in top if span[j] >= min_alternative_p)
+            )
+        conf = float(np.mean(char_p)) if char_p else 0.0
+        return PlateText("".join(chars), conf, tuple(char_p), tuple(alternatives))
+
+
+@READERS.register("ovr", config=OvrReaderConfig)
+class OvrPlateReader(FixedSlotReader):
+    """OVR-ALPR's own plate reader (trained by `ovr-alpr train reader`, shipped in `ovr_alpr/assets/`)."""
+
+    embedded_model = "reader"

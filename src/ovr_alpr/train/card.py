@@ -1,0 +1,76 @@
+"""The model card written beside a trained reader: data with licences and counts, rules, metrics, command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def write_card(opts: Any, metrics: dict, path: Path) -> None:
+    data = metrics.get("data", {})
+    lines = [
+        "# OVR-ALPR plate reader (fixed-slot CNN)",
+        "",
+        "Trained by `ovr-alpr train reader` (OVR-ALPR). Licence of the weights: AGPL-3.0-or-later "
+        "(trained in part on AGPL-3.0 data; see Data).",
+        "",
+        "## Model",
+        f"- Input: uint8 NHWC RGB [N, {opts.height}, {opts.width}, 3], the plate crop resized plainly "
+        "(no aspect keeping); scaling to 0..1 is inside the graph.",
+        f"- Output: softmax probabilities [N, {opts.slots}, 37]: {opts.slots} character slots over "
+        "`0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = empty slot).",
+        f"- Network: 6 conv-BN-ReLU blocks (stride 8), one learned query per slot attending over the "
+        f"feature map (4 heads), MLP, shared classifier; {metrics.get('params', 0):,} parameters. "
+        "Two-line plates are read in one pass.",
+        "- The plate config is stored in the ONNX metadata (`plate_config`, fast-plate-ocr keys).",
+        "",
+        "## Data",
+        "| source | licence | train | dev |",
+        "|---|---|---|---|",
+    ]
+    for source, d in sorted(data.get("by_source", {}).items()):
+        lines.append(f"| `{source}` | {d.get('licence', '')} | {d.get('train', 0)} | {d.get('dev', 0)} |")
+    lines.append(
+        f"| rendered plates (`ovr_alpr.synth.platekit`) | AGPL-3.0-or-later (own) | "
+        f"{data.get('synthetic', 0)} | 0 |"
+    )
+    teacher = data.get("teacher", {})
+    if teacher:
+        lines += [
+            "",
+            "Teacher labels: fast-plate-ocr `cct_xs_v1_global.onnx` (MIT) read the unlabelled crops "
+            "(`ocr-unlabelled/`) and plate boxes cut from `detect/`; a read was kept when "
+            f"{data.get('teacher_rule')}. "
+            "Kept / candidates: "
+            + ", ".join(
+                f"{s}: {teacher.get(s + '_kept', 0)} / {teacher.get(s + '_candidates', 0)}"
+                for s in sorted({k.rsplit("_", 1)[0] for k in teacher})
+            )
+            + ".",
+        ]
+    lines += [
+        "",
+        f"Evaluation sets excluded: {data.get('eval_texts', 0)} plate texts and {data.get('eval_hashes', 0)} "
+        "perceptual hashes of `../shared/data/openalpr` images and plate crops; "
+        f"{data.get('dropped_eval_leaks', 0)} real crops dropped (same text, or phash distance <= 6); "
+        "rendered texts equal to an evaluation text are drawn again "
+        f"({data.get('synthetic_eval_text_collisions', 0)} left).",
+        "",
+        "## Training",
+        f"- Steps {metrics.get('steps')} x batch {opts.batch} "
+        f"({opts.real_fraction:.0%} augmented real crops, "
+        f"the rest rendered plates), AdamW lr {opts.lr} wd {opts.weight_decay}, OneCycle, label smoothing "
+        f"{opts.label_smoothing}, EMA 0.998 (exported), seed {opts.seed}.",
+        f"- Wall time {metrics.get('minutes')} min on {opts.threads} CPU threads "
+        f"({metrics.get('samples_per_s')} samples/s).",
+        "",
+        "```",
+        opts.command,
+        "```",
+        "",
+        "## Metrics",
+        f"Dev exact match (held-out {opts.dev_fraction:.0%} of real crops, by plate text), at the end: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in (metrics.get("history") or [{}])[-1].get("dev", {}).items()),
+        "",
+    ]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,397 @@
+"""`ovr-alpr train reader`: data, training loop (seeded, checkpointed, resumable), ONNX export, model card."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import ALPHABET, PAD, BatchMaker, RealSet, decode, render_synthetic, to_input
+from .manifest import (
+    Entry,
+    EvalGuard,
+    assign_dev,
+    drop_leaks,
+    labelled_entries,
+    read_manifest,
+    teacher_label,
+    unlabelled_candidates,
+    write_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    """Everything one training run depends on (saved in the checkpoint and the model card)."""
+
+    out_dir: Path = Path("out/reader")
+    ocr_dir: Path | None = None
+    unlabelled_dir: Path | None = None
+    detect_dir: Path | None = None
+    teacher: Path | None = None
+    eval_dir: Path | None = None
+    synthetic: int = 40000
+    steps: int = 4000
+    batch: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.02
+    label_smoothing: float = 0.05
+    real_fraction: float = 0.5
+    dev_fraction: float = 0.05
+    min_teacher_p: float = 0.9
+    slots: int = 10
+    height: int = 64
+    width: int = 128
+    width_mult: float = 1.0
+    head: str = "fc"
+    seed: int = 0
+    eval_every: int = 250
+    max_minutes: float = 0.0
+    stop_at: int = 0
+    export_only: bool = False
+    export_weights: str = "ema"
+    threads: int = 2
+    workers: int = 2
+    resume: bool = False
+    command: str = field(
+        default_factory=lambda: " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
+    )
+
+
+def _seed_all(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_manifest(opts: TrainOptions) -> tuple[list[Entry], dict]:
+    """Real training/dev entries (labelled + teacher-labelled, evaluation leaks dropped) and counts."""
+    out = opts.out_dir / "manifest.jsonl"
+    stats_path = opts.out_dir / "manifest-stats.json"
+    if out.is_file() and stats_path.is_file():
+        return read_manifest(out), json.loads(stats_path.read_text())
+    guard = EvalGuard(opts.eval_dir)
+    stats: dict = {"eval_texts": len(guard.texts), "eval_hashes": len(guard.hashes)}
+    entries: list[Entry] = []
+    if opts.ocr_dir:
+        labelled = labelled_entries(opts.ocr_dir)
+        stats["labelled"] = len(labelled)
+        entries += labelled
+    if opts.teacher and (opts.unlabelled_dir or opts.detect_dir):
+        candidates = unlabelled_candidates(opts.unlabelled_dir, opts.detect_dir)
+        kept, counts = teacher_label(candidates, opts.teacher, opts.min_teacher_p)
+        stats["teacher"] = counts
+        stats["teacher_rule"] = (
+            f"every slot's probability >= {opts.min_teacher_p}, no empty slot inside the text, "
+            "4-9 characters, at least one letter and one digit"
+        )
+        entries += kept
+    entries, dropped = drop_leaks(entries, guard)
+    stats["dropped_eval_leaks"] = dropped
+    assign_dev(entries, opts.dev_fraction, opts.seed)
+    stats["by_source"] = {}
+    for e in entries:
+        d = stats["by_source"].setdefault(e.source, {"train": 0, "dev": 0, "licence": e.licence})
+        d[e.split] += 1
+    write_manifest(entries, out)
+    stats_path.write_text(json.dumps(stats, indent=2))
+    return entries, stats
+
+
+def build_model(opts: TrainOptions):
+    from .model import CtcReader, SlotReader
+
+    if opts.head == "ctc":
+        return CtcReader(len(ALPHABET), opts.height, opts.width, opts.width_mult)
+    return SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
+
+
+def ctc_decode(indices: np.ndarray) -> str:
+    """Greedy CTC: collapse repeats, drop blanks (the pad class)."""
+    out, prev = [], -1
+    for i in indices:
+        if i != prev and ALPHABET[i] != PAD:
+            out.append(ALPHABET[i])
+        prev = i
+    return "".join(out)
+
+
+def exact_match(model, images: np.ndarray, labels: list[str], batch: int = 256) -> float:
+    import torch
+
+    if not labels:
+        return float("nan")
+    model.eval()
+    right = 0
+    with torch.no_grad():
+        for s in range(0, len(labels), batch):
+            probs = model(torch.from_numpy(images[s : s + batch]))
+            read = ctc_decode if getattr(model, "is_ctc", False) else decode
+            for p, label in zip(probs.argmax(-1).numpy(), labels[s : s + batch], strict=True):
+                right += read(p) == label
+    model.train()
+    return right / len(labels)
+
+
+def _dev_sets(entries: list[Entry], opts: TrainOptions) -> dict[str, tuple[np.ndarray, list[str]]]:
+    from .manifest import load_entry_image
+
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.split == "dev":
+            key = "eu" if e.source in ("td_eu", "td_eu2") else e.source
+            groups.setdefault(key, []).append(e)
+    out = {}
+    for key, es in sorted(groups.items()):
+        imgs, labels = [], []
+        for e in es:
+            img = load_entry_image(e)
+            if img is not None and img.size and len(e.label) <= opts.slots:
+                imgs.append(to_input(img, opts.width, opts.height))
+                labels.append(e.label)
+        if imgs:
+            out[key] = (np.stack(imgs), labels)
+    return out
+
+
+def train(opts: TrainOptions) -> dict:
+    """Runs (or resumes) one training run; writes `reader.onnx`, `MODEL_CARD.md` and `metrics.json`."""
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(opts.threads)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    _seed_all(opts.seed)
+    t_start = time.time()
+    entries, stats = build_manifest(opts)
+    guard_texts = EvalGuard(opts.eval_dir).texts if opts.eval_dir else set()
+    synth_images, synth_labels = (
+        render_synthetic(
+            opts.synthetic,
+            opts.seed,
+            opts.width,
+            opts.height,
+            opts.out_dir / f"synth-{opts.synthetic}.npz",
+            guard_texts,
+            opts.workers,
+        )
+        if opts.synthetic
+        else (np.empty((0, opts.height, opts.width, 3), np.uint8), [])
+    )
+    stats["synthetic"] = len(synth_labels)
+    stats["synthetic_eval_text_collisions"] = sum(t in guard_texts for t in synth_labels)
+    (opts.out_dir / "synth-labels.txt").write_text("\n".join(synth_labels) + "\n")
+    real = RealSet.load([e for e in entries if e.split == "train"], opts.slots)
+    dev = _dev_sets(entries, opts)
+    stats["real_train_loaded"] = len(real.labels)
+    log.info(
+        "data: %d real train crops, %d synthetic, dev %s",
+        len(real.labels),
+        len(synth_labels),
+        {k: len(v[1]) for k, v in dev.items()},
+    )
+    batches = BatchMaker(
+        real, synth_images, synth_labels, opts.slots, opts.width, opts.height, opts.seed, opts.real_fraction
+    )
+
+    model = build_model(opts)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998)
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.08, div_factor=20, final_div_factor=200
+    )
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
+    ctc_loss = torch.nn.CTCLoss(blank=ALPHABET.index(PAD), zero_infinity=True)
+    ckpt_path = opts.out_dir / "checkpoint.pt"
+    step, history, best = 0, [], {"score": -1.0, "step": 0}
+    if opts.export_only and not ckpt_path.is_file():
+        raise FileNotFoundError(f"--export-only needs {ckpt_path}")
+    if (opts.resume or opts.export_only) and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if opts.export_only:
+            opts.steps = int(ckpt["options"]["steps"])
+        if int(ckpt["options"]["steps"]) != opts.steps:
+            raise ValueError(
+                f"{ckpt_path} belongs to a {ckpt['options']['steps']}-step run; resume it with --steps "
+                f"{ckpt['options']['steps']} (the learning-rate schedule depends on it)"
+            )
+        model.load_state_dict(ckpt["model"])
+        ema.load_state_dict(ckpt["ema"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        batches.rng.bit_generator.state = ckpt["data_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        step, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
+        log.info("resumed at step %d", step)
+
+    def save() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "data_rng": batches.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "history": history,
+                "best": best,
+                "options": {k: str(v) for k, v in asdict(opts).items()},
+            },
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+
+    model.train()
+    bar = tqdm(total=opts.steps, initial=step, desc="train reader", dynamic_ncols=True, mininterval=10)
+    loss_avg = None
+    run_start = time.time()
+    start_step = step
+    while step < opts.steps and not opts.export_only:
+        images, targets = batches(opts.batch)
+        logits = model.logits(torch.from_numpy(images))
+        target = torch.from_numpy(targets)
+        if opts.head == "ctc":
+            log_probs = logits.log_softmax(-1).transpose(0, 1)  # [T, N, C]
+            lengths = (target != ALPHABET.index(PAD)).sum(1)
+            steps_in = torch.full((len(target),), log_probs.shape[0], dtype=torch.long)
+            loss = ctc_loss(log_probs, target, steps_in, lengths)
+        else:
+            loss = criterion(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        ema.update_parameters(model)
+        step += 1
+        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_avg:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        out_of_time = bool(opts.max_minutes and (time.time() - t_start) / 60 > opts.max_minutes)
+        out_of_time = out_of_time or step == opts.stop_at
+        if step % opts.eval_every == 0 or step == opts.steps or out_of_time:
+            scores = {k: exact_match(ema.module, imgs, labels) for k, (imgs, labels) in dev.items()}
+            raw = {k: exact_match(model, imgs, labels) for k, (imgs, labels) in dev.items()}
+            mean = float(np.mean(list(scores.values()))) if scores else 0.0
+            history.append(
+                {
+                    "step": step,
+                    "loss": round(loss_avg, 4),
+                    "dev": scores,
+                    "dev_mean": mean,
+                    "dev_raw": raw,
+                    "minutes": round((time.time() - t_start) / 60, 1),
+                }
+            )
+            log.info("step %d loss %.3f dev %s", step, loss_avg, {k: round(v, 3) for k, v in scores.items()})
+            bar.write(
+                f"step {step} loss {loss_avg:.3f} dev (EMA) "
+                + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
+                + " raw "
+                + " ".join(f"{k}={v:.3f}" for k, v in raw.items())
+            )
+            if mean >= best["score"]:
+                best = {"score": mean, "step": step, "dev": scores}
+                torch.save(ema.module.state_dict(), opts.out_dir / "best.pt")
+            save()
+        if out_of_time:
+            log.warning("stopped at step %d of %d (time or stop_at reached)", step, opts.steps)
+            break
+    bar.close()
+    steps_per_s = (step - start_step) / max(time.time() - run_start, 1e-9)
+    final = build_model(opts)
+    if opts.export_weights == "raw":
+        final.load_state_dict(model.state_dict())
+    elif opts.export_weights == "best" and (opts.out_dir / "best.pt").is_file():
+        final.load_state_dict(torch.load(opts.out_dir / "best.pt", weights_only=True))
+    else:
+        final.load_state_dict(ema.module.state_dict())
+    onnx_path = opts.out_dir / "reader.onnx"
+    export_onnx(final, onnx_path, opts)
+    metrics = {
+        "steps": step,
+        "best": best,
+        "history": history,
+        "data": stats,
+        "minutes": round((time.time() - t_start) / 60, 1),
+        "samples_per_s": round(steps_per_s * opts.batch, 1),
+        "params": sum(p.numel() for p in final.parameters()),
+        "exported": {
+            "ema": f"EMA weights at step {step}",
+            "raw": f"raw weights at step {step}",
+            "best": f"EMA weights at step {best['step']} (best dev)",
+        }.get(opts.export_weights),
+    }
+    (opts.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    from .card import write_card
+
+    write_card(opts, metrics, opts.out_dir / "MODEL_CARD.md")
+    return metrics
+
+
+def export_onnx(model, path: Path, opts: TrainOptions) -> None:
+    """ONNX (opset 17, dynamic batch): uint8 [N, H, W, 3] RGB -> probabilities [N, slots, classes];
+    the plate config (alphabet, pad, size, colour mode) is stored in the model's metadata and checked
+    against the torch output on random inputs."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    model = model.eval()
+    dummy = torch.zeros((1, opts.height, opts.width, 3), dtype=torch.uint8)
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(
+        model,
+        (dummy,),
+        str(tmp),
+        input_names=["input"],
+        output_names=["probs"],
+        opset_version=17,
+        dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}},
+        dynamo=False,
+    )
+    proto = onnx.load(str(tmp))
+    meta = {
+        "plate_config": json.dumps(
+            {
+                "max_plate_slots": int(model(dummy).shape[1]),
+                "decoder": "ctc" if getattr(model, "is_ctc", False) else "slots",
+                "alphabet": ALPHABET,
+                "pad_char": PAD,
+                "img_height": opts.height,
+                "img_width": opts.width,
+                "image_color_mode": "rgb",
+                "keep_aspect_ratio": False,
+            }
+        ),
+        "producer": "ovr-alpr train reader",
+    }
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(proto, str(path))
+    tmp.unlink(missing_ok=True)
+    x = np.random.default_rng(0).integers(0, 256, (4, opts.height, opts.width, 3), dtype=np.uint8)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    diff = float(np.abs(got - want).max())
+    if diff > 1e-4:
+        raise RuntimeError(f"ONNX export differs from torch by {diff}")
+    log.info("exported %s (ORT == torch within %.1e)", path, diff)

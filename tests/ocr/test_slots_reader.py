@@ -1,0 +1,165 @@
+"""Fixed-slot readers (`ovr`, `fast_plate_ocr`): decoding, plate configs, and real models where present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ovr_alpr.errors import ConfigError, ModelError
+from ovr_alpr.ocr import build_reader
+from ovr_alpr.ocr.slots import FAST_PLATE_OCR_ALPHABET, FixedSlotReader, PlateConfig
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.synth.plates import random_plate_text, render_plate
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+
+TEACHER = SHARED / "models" / "cct_xs_v1_global.onnx"
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "ovr_alpr" / "assets" / "plate_reader.onnx"
+A = FAST_PLATE_OCR_ALPHABET
+
+
+def _probs(slots: list[dict[str, float]], n_slots: int = 5) -> np.ndarray:
+    """One plate's [slots, classes] probabilities; unspecified mass goes to the pad class."""
+    out = np.zeros((n_slots, len(A)), np.float32)
+    for i in range(n_slots):
+        spec = slots[i] if i < len(slots) else {}
+        for ch, p in spec.items():
+            out[i, A.index(ch)] = p
+        out[i, A.index("_")] += 1.0 - sum(spec.values())
+    return out
+
+
+def _reader(fake_backend, plates, alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    def run(batch):
+        return [np.stack(plates[: len(batch)]).reshape(len(batch), -1)]
+
+    backend = fake_backend(
+        run, input_shape=(-1, 64, 128, 3), input_dtype=np.uint8, output_shapes=[(-1, 5 * len(A))], metadata={}
+    )
+    return FixedSlotReader(backend, alphabet=alphabet), backend
+
+
+def test_decode_text_confidences_and_alternatives(fake_backend):
+    plate = _probs([{"A": 0.9, "4": 0.08}, {"B": 0.6, "8": 0.3}, {"1": 0.99}, {}, {}])
+    reader, backend = _reader(fake_backend, [plate])
+    read = reader.read(np.zeros((30, 100, 3), np.uint8))
+    assert read.text == "AB1"
+    assert read.char_confidences == pytest.approx((0.9, 0.6, 0.99))
+    assert read.confidence == pytest.approx(np.mean([0.9, 0.6, 0.99]))
+    assert read.char_alternatives[0][0] == ("4", pytest.approx(0.08))
+    assert read.char_alternatives[1][0] == ("8", pytest.approx(0.3))
+    # the crop went in resized to the model's size, RGB uint8 NHWC
+    assert backend.calls[0].shape == (1, 64, 128, 3) and backend.calls[0].dtype == np.uint8
+
+
+def test_alphabet_masks_classes(fake_backend):
+    # "O" is not allowed: its slot falls to the runner-up "0"
+    plate = _probs([{"O": 0.7, "0": 0.25}, {"7": 0.9}])
+    reader, _ = _reader(fake_backend, [plate], alphabet="0123456789")
+    assert reader.read(np.zeros((20, 60, 3), np.uint8)).text == "07"
+
+
+def test_pad_inside_a_plate_is_skipped_and_batches_keep_order(fake_backend):
+    plates = [_probs([{"A": 0.9}, {}, {"B": 0.9}]), _probs([{"7": 0.95}])]
+    reader, _ = _reader(fake_backend, plates)
+    reads = reader.read_batch([np.zeros((20, 60, 3), np.uint8)] * 2)
+    assert [r.text for r in reads] == ["AB", "7"]
+    assert reader.read_batch([]) == []
+
+
+def test_plate_config_sources(tmp_path, fake_backend):
+    yaml_file = tmp_path / "plate.yaml"
+    yaml_file.write_text(
+        "max_plate_slots: 9\nalphabet: '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_'\npad_char: '_'\n"
+        "img_height: 70\nimg_width: 140\nimage_color_mode: grayscale\nkeep_aspect_ratio: true\n"
+        "padding_color: [114, 114, 114]\n"
+    )
+    cfg = PlateConfig.from_yaml(yaml_file)
+    assert (cfg.slots, cfg.height, cfg.width, cfg.colour, cfg.keep_aspect) == (9, 70, 140, "grayscale", True)
+    meta = {"plate_config": json.dumps({"max_plate_slots": 10, "img_height": 64, "img_width": 128})}
+    backend = fake_backend([], input_shape=(-1, 64, 128, 3), metadata=meta, output_shapes=[])
+    assert PlateConfig.for_backend(backend).slots == 10
+    backend = fake_backend([], input_shape=(-1, 64, 128, 3), metadata={}, output_shapes=[(-1, 9, 37)])
+    assert PlateConfig.for_backend(backend).slots == 9
+    with pytest.raises(ModelError):
+        PlateConfig.for_backend(fake_backend([], input_shape=(1, 3, 48, -1), metadata={}, output_shapes=[]))
+    with pytest.raises(ConfigError):
+        PlateConfig.from_yaml(tmp_path / "absent.yaml")
+
+
+def test_grayscale_letterbox_input(tmp_path, fake_backend):
+    cfg = PlateConfig(slots=5, height=32, width=64, colour="grayscale", keep_aspect=True)
+
+    def run(batch):
+        return [np.stack([_probs([{"Z": 0.9}])] * len(batch)).reshape(len(batch), -1)]
+
+    backend = fake_backend(run, input_shape=(-1, 32, 64, 1), input_dtype=np.uint8)
+    reader = FixedSlotReader(backend, plate_config=cfg)
+    assert reader.read(np.full((10, 80, 3), 255, np.uint8)).text == "Z"
+    assert backend.calls[0].shape == (1, 32, 64, 1)
+    assert backend.calls[0][0, 0, 0, 0] == 114  # letterbox fill above the wide crop
+
+
+def test_config_accepts_reader_types():
+    assert AppConfig.model_validate({"ocr": {"type": "ppocr"}}).ocr.type == "ppocr"
+    assert AppConfig.model_validate({"ocr": {"type": "ovr"}}).ocr.type == "ovr"
+    cfg = AppConfig.model_validate(
+        {"ocr": {"type": "fast_plate_ocr", "model": {"path": "m.onnx"}, "plate_config": "plate.yaml"}}
+    )
+    assert cfg.ocr.plate_config == "plate.yaml"
+    with pytest.raises(ValueError, match="ocr"):
+        AppConfig.model_validate({"ocr": {"type": "tesseract"}})
+
+
+def test_fast_plate_ocr_type_needs_a_model_path():
+    cfg = AppConfig.model_validate({"ocr": {"type": "fast_plate_ocr"}})
+    with pytest.raises(ConfigError, match="no embedded model"):
+        build_reader(cfg.ocr)
+
+
+def _rendered(n: int, seed: int) -> list[tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        style = ("eu", "us")[i % 2]
+        text = random_plate_text(rng, style)
+        out.append((text, render_plate(text, rng, style)))
+    return out
+
+
+@pytest.mark.skipif(not TEACHER.is_file(), reason=f"{TEACHER} is absent (third-party model in ../shared)")
+def test_fast_plate_ocr_reads_rendered_plates_with_the_teacher():
+    cfg = AppConfig.model_validate({"ocr": {"type": "fast_plate_ocr", "model": {"path": str(TEACHER)}}})
+    reader = build_reader(cfg.ocr)
+    assert reader.config.slots == 9 and reader.config.width == 128
+    plates = _rendered(6, 1)
+    reads = reader.read_batch([img for _, img in plates])
+    right = sum(r.text == t for (t, _), r in zip(plates, reads, strict=True))
+    assert right >= 5, [(t, r.text) for (t, _), r in zip(plates, reads, strict=True)]
+    assert all(len(r.char_alternatives) == len(r.text) for r in reads)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped reader is not built into this checkout")
+def test_shipped_reader_reads_rendered_plates():
+    reader = build_reader(AppConfig.model_validate({"ocr": {"type": "ovr"}}).ocr)
+    assert reader.config.slots == 10
+    plates = _rendered(10, 2)
+    reads = reader.read_batch([img for _, img in plates])
+    right = sum(r.text == t for (t, _), r in zip(plates, reads, strict=True))
+    assert right >= 9, [(t, r.text) for (t, _), r in zip(plates, reads, strict=True)]
+    assert all(0.0 < r.confidence <= 1.0 for r in reads)
+
+
+def test_ctc_decoder_collapses_repeats_and_blanks(fake_backend):
+    # 6 time steps: A A _ A 7 7  ->  "AA7" (a blank separates the two A's)
+    steps = [{"A": 0.9}, {"A": 0.8}, {}, {"A": 0.7, "4": 0.2}, {"7": 0.95}, {"7": 0.6}]
+    probs = _probs(steps, n_slots=6)
+    cfg = PlateConfig(slots=6, decoder="ctc")
+    backend = fake_backend(lambda b: [probs[None]], input_shape=(-1, 64, 128, 3), input_dtype=np.uint8)
+    read = FixedSlotReader(backend, plate_config=cfg).read(np.zeros((20, 60, 3), np.uint8))
+    assert read.text == "AA7"
+    assert read.char_confidences == pytest.approx((0.9, 0.7, 0.95))
+    assert read.char_alternatives[1][0] == ("4", pytest.approx(0.2))
