@@ -50,3 +50,21 @@ def yolox_nano() -> Path:
     if not YOLOX_NANO.is_file():
         pytest.skip(f"{YOLOX_NANO} is absent (the COCO YOLOX-Nano lives in ../shared/models)")
     return YOLOX_NANO
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """A CLI run in a test points the root logger at that test's captured stderr; undo it afterwards, so a
+    later test does not log into a closed stream."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

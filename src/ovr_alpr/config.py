@@ -262,11 +262,14 @@ class CameraConfig(_Strict):
     """One video source.
 
     Attributes:
+        id: names the camera in events and its crop folder: 1-64 of `A-Za-z0-9._-`.
         source: video file, image folder, rtsp:// / http(s):// URL, or a camera index ("0").
         frame_skip: process every (frame_skip + 1)-th frame.
         target_fps: if set, process at most this many frames per second of video time.
         loop: restart a file source at its end.
         reconnect_max_s: longest back-off between reconnect attempts of a live stream.
+        stills: treat each frame as a separate snapshot (default: yes for image folders); set False for
+            a folder of consecutive video frames.
     """
 
     id: str = "cam0"
@@ -275,9 +278,37 @@ class CameraConfig(_Strict):
     target_fps: float | None = Field(default=None, gt=0)
     loop: bool = False
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    stills: bool | None = Field(
+        default=None,
+        description="each image is a complete observation (one event per plate per image, no tracking "
+        "across images); None = yes for image folders, no for video",
+    )
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_box(cls, value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        if value is not None:
+            x1, y1, x2, y2 = value
+            if min(value) < 0 or x2 <= x1 or y2 <= y1:
+                raise ValueError(
+                    f"roi {list(value)} is not a box: write it as [x1, y1, x2, y2] in px with "
+                    "0 <= x1 < x2 and 0 <= y1 < y2"
+                )
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        # The id names folders (crops, spool) and goes into events: no path separators, no `..`.
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value) or set(value) <= {"."}:
+            raise ValueError(
+                f"camera id {value!r} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' "
+                "(and not only dots)"
+            )
+        return value
 
 
 class QualityConfig(_Strict):

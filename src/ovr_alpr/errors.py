@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (or its type name), for one-line user messages."""
@@ -46,3 +48,31 @@ class SinkError(OvrAlprError):
     """An output sink cannot be set up (delivery failures are spooled, not raised)."""
 
     exit_code = 5
+
+
+def check_writable(path: str | Path, option: str) -> Path:
+    """Fail before the work, not after it: `path` (an output file) can be created or overwritten.
+
+    Creates the missing parent folders; creates no file.
+
+    Raises:
+        ConfigError: the path is a folder, its folder cannot be created, or it is not writable.
+    """
+    import os
+
+    target = Path(path).expanduser()
+    problem = ""
+    if target.is_dir():
+        problem = "is a folder"
+    else:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"its folder cannot be created ({exc.strerror or exc})"
+        else:
+            probe = target if target.exists() else target.parent
+            if not os.access(probe, os.W_OK):
+                problem = "is not writable"
+    if problem:
+        raise ConfigError(f"{option} {target} {problem}", f"give {option} a writable file path")
+    return target

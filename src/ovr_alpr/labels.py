@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,14 +40,22 @@ def read_openalpr_label(label: Path) -> LabelledImage | None:
     """`NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` (one or more lines) -> a LabelledImage, or None."""
     boxes, texts = [], []
     image_name = None
-    for line in label.read_text(errors="replace").splitlines():
-        parts = line.strip().split("\t") if "\t" in line else line.split()
-        if len(parts) < 5:
+    for number, line in enumerate(label.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
             continue
+        parts = line.strip().split("\t") if "\t" in line else line.split()
         try:
+            if len(parts) < 5:
+                raise ValueError
             x, y, w, h = (float(v) for v in parts[1:5])
         except ValueError:
-            return None
+            log.warning(
+                "%s:%d: malformed label line skipped (expected NAME x y w h PLATE): %.80s",
+                label,
+                number,
+                line,
+            )
+            continue
         image_name = image_name or parts[0]
         boxes.append([x, y, x + w, y + h])
         texts.append(parts[5].strip() if len(parts) > 5 else "")
@@ -56,12 +67,30 @@ def read_openalpr_label(label: Path) -> LabelledImage | None:
     return LabelledImage(image, np.array(boxes), texts)
 
 
-def read_yolo_label(label: Path, image: Path) -> LabelledImage:
-    rows = [r.split() for r in label.read_text().splitlines() if r.strip()] if label.is_file() else []
+def read_yolo_label(label: Path, image: Path) -> LabelledImage | None:
+    rows = []
+    lines = label.read_text(errors="replace").splitlines() if label.is_file() else []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = [float(v) for v in line.split()[:5]]
+            if len(row) < 5:
+                raise ValueError
+        except ValueError:
+            log.warning(
+                "%s:%d: malformed label line skipped (expected class cx cy w h): %.80s", label, number, line
+            )
+            continue
+        rows.append(row)
     if not rows:
         return LabelledImage(image, np.empty((0, 4)))
-    h, w = cv2.imread(str(image)).shape[:2]
-    arr = np.array([[float(v) for v in r[:5]] for r in rows], dtype=np.float32)
+    decoded = cv2.imread(str(image))
+    if decoded is None:
+        log.warning("%s: cannot decode the image, skipped", image)
+        return None
+    h, w = decoded.shape[:2]
+    arr = np.array(rows, dtype=np.float32)
     cx, cy, bw, bh = arr[:, 1] * w, arr[:, 2] * h, arr[:, 3] * w, arr[:, 4] * h
     boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
     return LabelledImage(image, boxes, class_ids=arr[:, 0].astype(np.int64))

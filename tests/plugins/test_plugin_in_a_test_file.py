@@ -17,6 +17,7 @@ from ovr_alpr.pipeline import Pipeline, load_config
 from ovr_alpr.plate_text import PlateText
 from ovr_alpr.runtime.convert import make_tiny_model, save
 from ovr_alpr.sinks import SINKS
+from ovr_alpr.sinks.base import BaseSink
 from ovr_alpr.synth.clip import make_clip
 from ovr_alpr.track import TRACKERS, ByteTrack, ByteTrackConfig
 from ovr_alpr.types import Detections
@@ -84,7 +85,7 @@ RECEIVED: dict[str, list[PlateEvent]] = {}
 
 
 @SINKS.register("memory-list", config=ListSinkConfig)
-class ListSink:
+class ListSink(BaseSink):
     def __init__(self, config: ListSinkConfig, *, name: str, spool_dir: Path) -> None:
         self.name = name
         self.events = RECEIVED.setdefault(config.label, [])

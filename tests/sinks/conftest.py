@@ -174,3 +174,29 @@ def mosquitto(tmp_path: Path) -> Iterator[BrokerProcess]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def mosquitto_with_password(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A running mosquitto that only lets user `alice`, password `s@cr3t`, in."""
+    binary = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+    )
+    if binary is None or not shutil.which("mosquitto_passwd"):
+        pytest.skip("mosquitto / mosquitto_passwd not installed (apt-get install mosquitto)")
+    passwords = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "alice", "s@cr3t"], check=True)
+    passwords.chmod(0o600)
+    port = free_port()
+    conf = tmp_path / "mosquitto-auth.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n"
+        # as root, mosquitto would switch to its own user, which cannot read the test's private tmp dir
+        + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    broker = BrokerProcess([binary, "-c", str(conf)], port, tmp_path / "mosquitto-auth.log")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -26,9 +26,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks for
 
 def _register_commands() -> None:
     """Each command is one module of this package with a `register(app)`; adding one is a new module here."""
-    from . import bench, eval, make_clip, models, run, serve
+    from . import bench, eval, gpucheck, make_clip, models, run, serve
 
-    for module in (run, make_clip, eval, bench, models, serve):
+    for module in (run, make_clip, eval, bench, models, gpucheck, serve):
         module.register(app)
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except OvrAlprError as exc:
         if debug:
             raise
@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "Abort":
             return 1
         raise
+    if isinstance(code, int) and code:
+        # typer turns Ctrl-C into a returned 130 when not standalone; a command's typer.Exit(N) comes here too
+        if code == 130:
+            print("interrupted", file=sys.stderr)
+        return code
     logging.shutdown()
     return 0
 

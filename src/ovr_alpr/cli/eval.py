@@ -20,12 +20,17 @@ def eval_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
     """Exact-match rate, plate detection recall/precision, CER and ms per image on a labelled image set."""
+    from ..errors import check_writable
     from ..evaluation.report import summary_lines, write_json, write_report
     from ..evaluation.runner import evaluate
     from ..pipeline.config import load_config
     from ..tools.calibrate import with_int8_calibration
 
     cfg = with_int8_calibration(load_config(config))
+    if json_path is not None:
+        check_writable(json_path, "--json")
+    if report is not None:
+        check_writable(report / "report.md", "--report")
     result = evaluate(dataset, cfg, limit=limit, progress=progress)
     for line in summary_lines(result):
         typer.echo(line)

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from ..errors import ConfigError, SinkError
+from ..errors import ConfigError, SinkError, check_writable
 from ..events.model import PlateEvent
 from ..pipeline.config import AppConfig, format_validation_error, load_config, parse_sink_spec
 from ..tools.calibrate import with_int8_calibration
@@ -41,6 +41,7 @@ def build_config(config: Path | None, source: str | None, **options: Any) -> App
         "plate_conf": "plate_detector.conf_threshold",
         "ocr_min_conf": "ocr.min_confidence",
         "stats_interval": "stats_interval_s",
+        "fail_fast": "fail_fast",
     }
     for key, dotted in plain.items():
         value = options.get(key)
@@ -116,7 +117,9 @@ def register(app: typer.Typer) -> None:
         ),
         device: str = typer.Option(None, "--device", help="cpu or cuda:N for every model"),
         precision: str = typer.Option(None, "--precision", help="plate detector precision: fp32|fp16|int8"),
-        max_frames: int = typer.Option(None, "--max-frames", help="stop after this many processed frames"),
+        max_frames: int = typer.Option(
+            None, "--max-frames", min=1, help="stop after this many processed frames"
+        ),
         drain_timeout: float = typer.Option(
             None, "--drain-timeout", help="seconds to wait for brokers at exit"
         ),
@@ -125,6 +128,11 @@ def register(app: typer.Typer) -> None:
             None, "--stats-interval", help="seconds between stats log lines"
         ),
         no_crops: bool = typer.Option(False, "--no-crops", help="do not save plate crops"),
+        fail_fast: bool = typer.Option(
+            None,
+            "--fail-fast/--no-fail-fast",
+            help="exit (code 3) if a live camera is unreachable at start, instead of retrying it",
+        ),
         print_events: bool = typer.Option(True, "--print-events/--quiet", help="print one line per event"),
         log_level: str = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
         metrics_port: int = typer.Option(
@@ -151,45 +159,102 @@ def register(app: typer.Typer) -> None:
             drain_timeout=drain_timeout,
             stats_interval=stats_interval,
             no_crops=no_crops,
+            fail_fast=fail_fast,
             log_level=log_level.upper() if log_level else None,
         )
-        setup_logging(cfg.log_level)
-        cfg = with_int8_calibration(cfg)
-        from ..pipeline import Pipeline
-
-        pipeline = Pipeline(cfg, collect_events=False)
-        if metrics_port:
-            from .run_metrics import serve_metrics
-
-            serve_metrics(pipeline, metrics_port)
-        if print_events:
-            pipeline.on_event.append(print_event)
-        result = pipeline.run(max_frames=max_frames, handle_signals=True)
-        stats = result.stats
-        log.info(
-            "done: %d frames, %.1f fps, %d events, %d OCR calls (%d saved by once-per-track), %d undelivered",
-            stats["frames_processed"],
-            stats["fps"],
-            stats["events"],
-            stats["ocr_calls"],
-            stats["ocr_calls_saved"],
-            stats["undelivered"],
-        )
         if stats_json:
-            stats_json.parent.mkdir(parents=True, exist_ok=True)
-            stats_json.write_text(json.dumps(stats, indent=2))
-        if stats["undelivered"]:
-            raise SinkError(
-                f"{stats['undelivered']} event(s) not delivered before the drain timeout",
-                f"they are kept in {Path(cfg.output_dir) / 'spool'} and re-sent by the next run; "
-                "check that the broker is reachable",
-            )
+            check_writable(stats_json, "--stats-json")  # before the run, not after it
+        setup_logging(cfg.log_level)
+        run_pipeline(with_int8_calibration(cfg), max_frames, stats_json, print_events, metrics_port)
 
 
-def print_event(e: PlateEvent) -> None:
-    """One line per event on stdout (the demo's output); registered as a pipeline `on_event` callback."""
-    typer.echo(
-        f"{e.captured_at.isoformat(timespec='milliseconds')} camera={e.camera_id} track={e.track_id} "
-        f"plate={e.plate.normalized_text} conf={e.plate.confidence:.2f} "
-        f"latency_ms={e.latency_ms:.0f} crop={e.images.plate_url}"
+def run_pipeline(
+    cfg: AppConfig,
+    max_frames: int | None,
+    stats_json: Path | None,
+    print_events: bool,
+    metrics_port: int | None = None,
+) -> None:
+    """Run the job, write the stats, and raise `SinkError` when events were lost or are still spooled."""
+    from ..pipeline import Pipeline
+
+    pipeline = Pipeline(cfg, collect_events=False)
+    if metrics_port:
+        from .run_metrics import serve_metrics
+
+        serve_metrics(pipeline, metrics_port)
+    if print_events:
+        pipeline.on_event.append(EventPrinter())
+    stats = pipeline.run(max_frames=max_frames, handle_signals=True).stats
+    log.info(
+        "done: %d frames, %.1f fps, %d events, %d OCR calls (%d saved by once-per-track), %d undelivered",
+        stats["frames_processed"],
+        stats["fps"],
+        stats["events"],
+        stats["ocr_calls"],
+        stats["ocr_calls_saved"],
+        stats["undelivered"],
     )
+    if stats_json:
+        try:
+            stats_json.write_text(json.dumps(stats, indent=2))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write --stats-json {stats_json}: {exc.strerror or exc}",
+                "free disk space or choose another path (the events were delivered)",
+            ) from None
+    _raise_if_undelivered(stats, pipeline.spool_dirs, cfg.output_dir)
+
+
+def _raise_if_undelivered(stats: dict, spool_dirs: list[str], output_dir: str) -> None:
+    if stats["lost"]:
+        raise SinkError(
+            f"{stats['lost']} event(s) lost: they could be neither delivered nor spooled "
+            "(their ids are in the log)",
+            f"free disk space for {output_dir}/spool and the sink files",
+        )
+    if stats["undelivered"]:
+        where = ", ".join(spool_dirs) or str(Path(output_dir) / "spool")
+        raise SinkError(
+            f"{stats['undelivered']} event(s) not delivered before the drain timeout",
+            f"they are kept in {where} and re-sent by the next run; "
+            "check that the broker is reachable and the sink files writable",
+        )
+
+
+class EventPrinter:
+    """One line per event on stdout (the demo's output); a pipeline `on_event` callback.
+
+    When stdout is closed (`| head`), printing stops and the run goes on: the sinks still get every event.
+    """
+
+    def __init__(self) -> None:
+        self.printing = True
+
+    def __call__(self, e: PlateEvent) -> None:
+        if not self.printing:
+            return
+        try:
+            typer.echo(
+                f"{e.captured_at.isoformat(timespec='milliseconds')} camera={e.camera_id} "
+                f"track={e.track_id} plate={e.plate.normalized_text} conf={e.plate.confidence:.2f} "
+                f"latency_ms={e.latency_ms:.0f} crop={e.images.plate_url}"
+            )
+        except BrokenPipeError:
+            self.printing = False
+            _silence_stdout()
+            log.info("stdout was closed; events are no longer printed (the sinks still get them)")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe cannot fail."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

@@ -34,7 +34,9 @@ def load_dataset(root: str | Path, limit: int = 0) -> list[LabelledImage]:
         label_dir = image_dir.parent / "labels"
         for image in sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
             rel = image.relative_to(image_dir).with_suffix(".txt")
-            samples.append(read_yolo_label(label_dir / rel, image))
+            sample = read_yolo_label(label_dir / rel, image)
+            if sample is not None:
+                samples.append(sample)
     if not samples:
         for label in sorted(base.rglob("*.txt")):
             sample = read_openalpr_label(label)

@@ -31,6 +31,8 @@ def summary_lines(result: EvalResult) -> list[str]:
         f"(IoU 0.5)",
         f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
     ]
+    if d["skipped_images"]:
+        lines.append(f"{len(d['skipped_images'])} undecodable image(s) skipped: {d['skipped_images'][0]} ...")
     if d["misses"]:
         shown = ", ".join(f"{m['file']} {m['expected']}->{m['read'] or '-'}" for m in d["misses"][:5])
         more = f" (+{len(d['misses']) - 5} more)" if len(d["misses"]) > 5 else ""

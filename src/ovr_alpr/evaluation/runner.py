@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import SourceError
 from ..pipeline.alpr import Alpr
 from ..pipeline.config import AppConfig
 from .datasets import LabelledImage, load_dataset
@@ -31,6 +30,7 @@ class EvalResult:
         outcomes: one per labelled plate, in dataset order.
         image_ms: wall time of `Alpr.read` per image, ms (image decoding from disk excluded).
         stages: the reader's per-stage timer summary (p50/p95/mean ms).
+        skipped_images: images that could not be decoded (not scored; their labels not counted).
     """
 
     dataset: str
@@ -38,6 +38,7 @@ class EvalResult:
     outcomes: list[PlateOutcome] = field(default_factory=list)
     image_ms: list[float] = field(default_factory=list)
     stages: dict[str, Any] = field(default_factory=dict)
+    skipped_images: list[str] = field(default_factory=list)
 
     @property
     def misses(self) -> list[PlateOutcome]:
@@ -64,6 +65,7 @@ class EvalResult:
             "ms_per_image": round(self.ms_per_image, 2),
             "p50_ms_per_image": round(float(np.percentile(self.image_ms, 50)), 2) if self.image_ms else 0.0,
             "stages": self.stages,
+            "skipped_images": self.skipped_images,
             "misses": [
                 {"file": o.file, "expected": o.expected, "read": o.read, "detected": o.detected}
                 for o in self.misses
@@ -78,9 +80,10 @@ def _round(value: float | None) -> float | None:
 def evaluate(dataset: str | Path, cfg: AppConfig, limit: int = 0, progress: bool = True) -> EvalResult:
     """Reads every image of `dataset` (openalpr or YOLO layout) and scores the reads against the labels.
 
+    An image that cannot be decoded is skipped with a warning and listed in `skipped_images`.
+
     Raises:
         ConfigError: the folder is missing or holds no labelled images.
-        SourceError: an image cannot be decoded.
     """
     samples = load_dataset(dataset, limit=limit)
     root = Path(dataset).expanduser()
@@ -88,7 +91,11 @@ def evaluate(dataset: str | Path, cfg: AppConfig, limit: int = 0, progress: bool
     alpr.timer.reset()
     result = EvalResult(str(dataset), Tally())
     for sample in tqdm(samples, desc="eval", unit="img", disable=not progress, leave=False):
-        image = _read_image(sample)
+        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            log.warning("cannot decode image %s; skipped (not scored)", sample.image_path)
+            result.skipped_images.append(str(sample.image_path))
+            continue
         t0 = time.perf_counter()
         reads = alpr.read(image)
         result.image_ms.append((time.perf_counter() - t0) * 1000.0)
@@ -125,10 +132,3 @@ def score_image(sample: LabelledImage, reads: list, root: Path | None = None) ->
             )
         )
     return outcomes
-
-
-def _read_image(sample: LabelledImage) -> np.ndarray:
-    image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SourceError(f"cannot decode image {sample.image_path}", "check the file is a valid JPEG/PNG")
-    return image

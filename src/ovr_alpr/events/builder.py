@@ -28,23 +28,48 @@ class EventCounters:
 
 
 class CropStore:
-    """Saves best-shot plate crops as `OUT/crops/YYYY-MM-DD/<camera>/<event_id>.jpg` (never overwritten)."""
+    """Saves best-shot plate crops as `OUT/crops/YYYY-MM-DD/<camera>/<event_id>.jpg` (never overwritten).
+
+    A crop that cannot be saved (read-only or full disk, a file where a folder should be) is logged,
+    counted in `failures`, and the event goes out without it: a missing picture never costs an event.
+    A path that would leave `OUT/crops` (a camera id like `../x`) is refused the same way.
+    """
+
+    #: Failures logged as warnings before further ones go to DEBUG (a full disk fails every crop).
+    warn_limit = 5
 
     def __init__(self, output_dir: Path, enabled: bool = True, jpeg_quality: int = 92) -> None:
         self.root = Path(output_dir) / "crops"
         self.enabled = enabled
         self.params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        self.failures = 0
 
     def save(self, event_id: str, camera_id: str, day: str, crop) -> str | None:
         if not self.enabled or crop is None or crop.size == 0:
             return None
-        folder = self.root / day / camera_id
-        folder.mkdir(parents=True, exist_ok=True)
+        root = self.root.resolve()
+        folder = (root / day / camera_id).resolve()
+        if not folder.is_relative_to(root) or folder == root:
+            return self._failed(f"camera id {camera_id!r} would put it outside {root}", event_id)
         path = folder / f"{event_id}.jpg"
-        if not cv2.imwrite(str(path), crop, self.params):
-            log.warning("could not write plate crop %s", path)
-            return None
-        return str(path.resolve())
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            written = cv2.imwrite(str(path), crop, self.params)
+        except OSError as exc:
+            return self._failed(f"{exc.strerror or exc} ({exc.filename or folder})", event_id)
+        except cv2.error as exc:
+            return self._failed(str(exc).strip().splitlines()[-1], event_id)
+        if not written:
+            return self._failed(f"cannot write {path}", event_id)
+        return str(path)
+
+    def _failed(self, why: str, event_id: str) -> None:
+        self.failures += 1
+        level = logging.WARNING if self.failures <= self.warn_limit else logging.DEBUG
+        log.log(level, "plate crop of event %s not saved: %s; publishing the event without it", event_id, why)
+        if self.failures == self.warn_limit:
+            log.warning("further crop failures are logged at DEBUG level (counted in stats: crop_failures)")
+        return None
 
 
 class EventBuilder:

@@ -71,6 +71,11 @@ class AppConfig(StrictConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stats_interval_s: float = Field(default=10.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    fail_fast: bool = Field(
+        default=False,
+        description="exit (code 3) if a live camera cannot be reached at start; by default it is retried "
+        "with back-off while the other cameras run",
+    )
     cache_dir: str | None = Field(
         default=None, description="converted models / engines; default ~/.cache/ovr-alpr"
     )
@@ -103,6 +108,53 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     return f"invalid config {origin}: {where}: {msg}{more}"
 
 
+def _paths_from(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths written in a config file start at the file's folder, wherever ovr-alpr is run from.
+
+    A model path that names no folder and is not beside the config stays as written (a name that
+    Ultralytics downloads, like `yolo11n.pt`). Malformed sections are left for validation to report.
+    """
+
+    def rebase(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        text = value.strip()
+        if "://" in text or text.startswith("~") or Path(text).is_absolute():
+            return value
+        return str(base / text)
+
+    def rebase_source(value: Any) -> Any:
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isdigit() or text.startswith("/dev/"):
+            return value
+        return rebase(value)
+
+    def rebase_model(model: Any) -> None:
+        if not isinstance(model, dict):
+            return
+        path = model.get("path")
+        if isinstance(path, str) and (Path(path).parent != Path(".") or (base / path).exists()):
+            model["path"] = rebase(path)
+        if "calibration" in model:
+            model["calibration"] = rebase(model["calibration"])
+
+    for key in ("output_dir", "cache_dir"):
+        if key in data:
+            data[key] = rebase(data[key])
+    for camera in data.get("cameras") or []:
+        if isinstance(camera, dict) and "source" in camera:
+            camera["source"] = rebase_source(camera["source"])
+    for sink in data.get("sinks") or []:
+        if isinstance(sink, dict):
+            for key in ("path", "spool_dir"):
+                if key in sink:
+                    sink[key] = rebase(sink[key])
+    for section in ("plate_detector", "vehicle_detector", "ocr"):
+        if isinstance(data.get(section), dict):
+            rebase_model(data[section].get("model"))
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Load YAML (optional), apply dotted-path `overrides`, validate. Raises `ConfigError` with the key."""
     data: dict[str, Any] = {}
@@ -113,14 +165,26 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if not p.is_file():
             raise ConfigError(f"config file {p} not found", "check the --config path")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {p} is not UTF-8 text "
+                f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                "save it as UTF-8",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {p}: {exc.strerror or exc}", "check the path"
+            ) from None
+        try:
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"config file {p} is not valid YAML{line}", "fix the YAML syntax") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must hold a mapping at the top", "see config.example.yaml")
-        data = loaded
+        data = _paths_from(loaded, p.absolute().parent)
     for dotted, value in (overrides or {}).items():
         node = data
         keys = dotted.split(".")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import CameraConfig
 from ..detect.plates import PlateFinder, build_finder
 from ..events.builder import CropStore, EventBuilder
 from ..events.model import PlateEvent
@@ -20,7 +21,8 @@ from ..ocr.policy import OcrPolicy
 from ..plate_text.text import PlateText
 from ..sinks import SinkSet, build_sinks
 from ..sinks.base import Sink
-from ..sources import open_source
+from ..sources import detect_kind, open_source
+from ..sources.base import FrameSource
 from ..timing import StageTimer
 from ..track.state import TrackState
 from .config import AppConfig
@@ -60,33 +62,37 @@ class Pipeline:
         self._stop = threading.Event()
         self.on_event: list[Callable[[PlateEvent], None]] = []
         # sources first: a wrong path fails in a second, before minutes of model loading
-        sources = []
+        sources: list[FrameSource] = []
         try:
             for cam in cfg.cameras:
-                sources.append(open_source(cam))
-        except Exception:
+                sources.append(_open(cam, cfg.fail_fast))
+            self.finder = finder or build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
+            self.finder.timer = self.timer
+            self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
+            self.policy = OcrPolicy(cfg.ocr)
+            stages = Stages(self.finder, self.reader, self.policy, self.timer, self.counters)
+            self._workers = [
+                CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit)
+                for cam, source in zip(cfg.cameras, sources, strict=True)
+            ]
+            self.events = EventBuilder(
+                cfg.events,
+                cfg.node,
+                CropStore(Path(cfg.output_dir), cfg.save_crops),
+                {c.id: c.roi for c in cfg.cameras},
+            )
+            self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
+        except BaseException:  # a bad model or Ctrl-C while loading: stop the live readers started above
             for source in sources:
                 source.close()
             raise
-        self.finder = finder or build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
-        self.finder.timer = self.timer
-        self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
-        self.policy = OcrPolicy(cfg.ocr)
-        stages = Stages(self.finder, self.reader, self.policy, self.timer, self.counters)
-        self._workers = [
-            CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit)
-            for cam, source in zip(cfg.cameras, sources, strict=True)
-        ]
-        self.events = EventBuilder(
-            cfg.events,
-            cfg.node,
-            CropStore(Path(cfg.output_dir), cfg.save_crops),
-            {c.id: c.roi for c in cfg.cameras},
-        )
-        self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
         self.collect_events = collect_events
         self._collected: list[PlateEvent] = []
         self.undelivered = 0
+        self.lost = 0
+        self.spool_dirs: list[str] = []
+        self.interrupted = False  # a second signal cut the drain short
+        self._draining = False
         self._source_stats: dict[str, Any] = {}
 
     def stop(self) -> None:
@@ -122,53 +128,111 @@ class Pipeline:
         return [event]
 
     def run(self, max_frames: int | None = None, handle_signals: bool = False) -> RunResult:
-        """Process until every source ends (files), `max_frames`, or `stop()` / SIGINT / SIGTERM."""
+        """Process until every source ends (files), `max_frames`, or `stop()` / SIGINT / SIGTERM.
+
+        With `handle_signals`, the first SIGINT/SIGTERM stops reading and drains the sinks; a second one
+        cuts the drain short (undelivered events stay in the spool).
+        """
         workers = list(self._workers)
+        previous_handlers = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: self.stop())
+                previous_handlers[sig] = signal.signal(sig, self._on_signal)
         self.timer.reset()
         last_log = time.monotonic()
         try:
+            idle_rounds = 0
             while workers and not self._stop.is_set():
-                for worker in list(workers):
-                    frame = worker.next_frame()
-                    if frame is None:
-                        if worker.ended or self._stop.is_set():
-                            worker.finish()
-                            workers.remove(worker)
-                        continue
-                    worker.process(frame)
-                    self.timer.count_frame()
-                    self.sinks.poll()
+                # Only live cameras left and none had a frame last round: wait a little on each.
+                got_frame = self._serve_round(workers, min(0.05 * idle_rounds, 0.2) / len(workers))
+                idle_rounds = 0 if got_frame else idle_rounds + 1
+                if not got_frame:
+                    self.sinks.poll()  # retries (spool re-sends) go on while no camera delivers
                 if max_frames is not None and self.counters.frames >= max_frames:
                     break
                 if time.monotonic() - last_log >= self.cfg.stats_interval_s:
                     last_log = time.monotonic()
-                    log.info(
-                        "%s | ocr calls %d (saved %d) | events %d",
-                        self.timer.format_line(),
-                        self.counters.ocr_calls,
-                        self.counters.ocr_calls_saved,
-                        self.counters.events,
-                    )
+                    self._log_progress()
         finally:
-            for worker in workers:
-                worker.finish()
-            self._source_stats = {w.cam.id: w.source.stats for w in self._workers}
-            self._drain()
+            try:
+                for worker in workers:
+                    worker.finish()
+                self._source_stats = {w.cam.id: w.source.stats for w in self._workers}
+                self._draining = True
+                self._drain()
+            finally:
+                for sig, handler in previous_handlers.items():
+                    signal.signal(sig, handler)
         return RunResult(list(self._collected), self.stats())
+
+    def _serve_round(self, workers: list[CameraWorker], wait_s: float) -> bool:
+        """One frame from each camera that has one; ended cameras leave `workers`. True if any had a frame."""
+        got_frame = False
+        for worker in list(workers):
+            frame = worker.next_frame(wait_s)
+            if frame is None:
+                if worker.ended or self._stop.is_set():
+                    worker.finish()
+                    workers.remove(worker)
+                continue
+            got_frame = True
+            worker.process(frame)
+            self.timer.count_frame()
+            self.sinks.poll()
+        return got_frame
+
+    def _log_progress(self) -> None:
+        open_tracks, spool_depth = self.state_counts()
+        log.info(
+            "%s | ocr calls %d (saved %d) | events %d | open tracks %d | spool %d",
+            self.timer.format_line(),
+            self.counters.ocr_calls,
+            self.counters.ocr_calls_saved,
+            self.counters.events,
+            open_tracks,
+            spool_depth,
+        )
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        """First SIGINT/SIGTERM: stop reading, deliver what is pending. Second: stop now, spool the rest."""
+        name = signal.Signals(signum).name
+        if not self._stop.is_set() and not self._draining:
+            log.warning(
+                "%s: stopping; delivering pending events for up to %.0f s (send it again to stop now)",
+                name,
+                self.cfg.drain_timeout_s,
+            )
+            self.stop()
+            return
+        if not self.interrupted:
+            self.interrupted = True
+            log.warning("%s: stopping now; undelivered events stay in the spool for the next run", name)
+            self.sinks.interrupt()
 
     def _drain(self) -> None:
         timeout = self.cfg.drain_timeout_s
         self.undelivered = self.sinks.flush(timeout)
+        self.sinks.close()
+        # After close: what each sink kept on disk, and what it could not even spool (lost).
+        self.spool_dirs = sorted({str(s.spool_dir) for s in self.sinks if s.spooled})
+        self.lost = sum(s.stats.dropped for s in self.sinks if s.stats is not None)
         if self.undelivered:
             log.warning(
-                "%d event(s) not delivered within %.0f s; kept in the spool for the next run",
+                "%d event(s) not delivered within %.0f s; %s",
                 self.undelivered,
                 timeout,
+                f"kept in {', '.join(self.spool_dirs)} for the next run" if self.spool_dirs else "none kept",
             )
-        self.sinks.close()
+
+    def state_counts(self) -> tuple[int, int]:
+        """(open tracks, events waiting in the sinks' spools) now; cheap, safe to call from another thread."""
+        for _ in range(5):
+            try:
+                tracks = sum(len(w.tracks) for w in self._workers)
+                return tracks, sum(s.spooled for s in self.sinks)
+            except RuntimeError:  # a dict changed size under a reader in another thread; look again
+                continue
+        return -1, -1
 
     def stats(self) -> dict[str, Any]:
         c = self.counters
@@ -183,10 +247,15 @@ class Pipeline:
                 "events": c.events,
                 "duplicates_suppressed": self.events.counters.duplicates,
                 "invalid_reads": self.events.counters.invalid,
+                "crop_failures": self.events.crops.failures,
                 "frames_processed": c.frames,
                 "frames_blurred": c.frames_blurred,
                 "frames_idle_skipped": c.frames_idle_skipped,
                 "undelivered": self.undelivered,
+                "lost": self.lost,
+                "open_tracks": self.state_counts()[0],
+                "spool_depth": self.state_counts()[1],
+                "sinks": {s.name: _sink_stats(s) for s in self.sinks},
             }
         )
         sources = self._source_stats or {w.cam.id: w.source.stats for w in self._workers}
@@ -194,3 +263,16 @@ class Pipeline:
         summary["corrupt_frames"] = sum(s.corrupt_frames for s in sources.values())
         summary["dropped_frames"] = sum(s.dropped_frames for s in sources.values())
         return summary
+
+
+def _open(cam: CameraConfig, fail_fast: bool) -> FrameSource:
+    """Open a camera's source; a live one that is down at start is retried unless `fail_fast`."""
+    kind = detect_kind(cam.source)
+    live_options = {"fail_fast": fail_fast} if kind in ("stream", "camera") else {}
+    return open_source(cam, kind=kind, **live_options)
+
+
+def _sink_stats(sink: Sink) -> dict[str, Any]:
+    out = dataclasses.asdict(sink.stats) if sink.stats is not None else {}
+    out["spooled"] = sink.spooled
+    return out

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..config import CameraConfig, QualityConfig, TrackerConfig
 from ..detect.plates import PlateFinder
+from ..errors import ConfigError
 from ..events.model import PlateEvent
 from ..ocr import PlateReader
 from ..ocr.crops import crop_plate, quality_score
@@ -95,18 +96,28 @@ class CameraWorker:
         self.live = source.is_live
         self.ended = False
         self.lost_track_buffer = tracker_cfg.lost_track_buffer
+        # Stills (snapshots): each image is a complete observation, read at once, ended with the image.
+        self.stills = cam.stills if cam.stills is not None else source.kind == "images"
         nominal = self.source.stats.nominal_fps or 25.0
         fps = cam.target_fps or nominal / (cam.frame_skip + 1)
-        self.tracker: Tracker = build_tracker(tracker_cfg, fps)
+        self.tracker: Tracker = _StillTracker() if self.stills else build_tracker(tracker_cfg, fps)
+        self.policy = (
+            OcrPolicy(stages.policy.cfg.model_copy(update={"min_track_frames": 1}))
+            if self.stills
+            else stages.policy
+        )
         self.tracks: dict[int, TrackState] = {}
         self.step = 0  # processed frames, the tracker's clock
         self._frames: Iterator[Frame] = iter(self.source)
 
     # ------------------------------------------------------------ per frame
-    def next_frame(self) -> Frame | None:
-        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait."""
-        if self.live:  # never block the round-robin on one dead camera
-            return self.source.next_frame(timeout_s=0.2)
+    def next_frame(self, wait_s: float = 0.0) -> Frame | None:
+        """The next frame, or None for none now; `ended` tells a file's end from a live stream's wait.
+
+        A live camera is waited on for at most `wait_s`, so a dead one never holds up the others.
+        """
+        if self.live:
+            return self.source.next_frame(timeout_s=wait_s)
         with self.stages.timer.stage("decode"):
             frame = next(self._frames, None)
         self.ended = frame is None
@@ -114,7 +125,8 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[PlateEvent]:
         q, c = self.quality, self.stages.counters
-        if q.adaptive_sampling and not self.tracks and frame.index % q.idle_stride:
+        idle = not self.tracks and not self.stills
+        if q.adaptive_sampling and idle and frame.index % q.idle_stride:
             c.frames_idle_skipped += 1
             return []
         image, (ox, oy) = self._roi(frame.image)
@@ -125,13 +137,19 @@ class CameraWorker:
         c.frames += 1
         observations = self._observe(image, ox, oy)
         published = self._update_tracks(frame, observations)
-        published += self._end_lost_tracks(frame)
+        published += self._end_lost_tracks(frame, all_tracks=self.stills)
         return published
 
     def _roi(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         if self.cam.roi is None:
             return image, (0, 0)
         x1, y1, x2, y2 = self.cam.roi
+        h, w = image.shape[:2]
+        if x1 >= w or y1 >= h:
+            raise ConfigError(
+                f"camera {self.cam.id}: roi {list(self.cam.roi)} lies outside its {w}x{h} frames",
+                "set cameras[].roi inside the frame (x1, y1, x2, y2 in px)",
+            )
         return image[y1:y2, x1:x2], (x1, y1)
 
     def _observe(self, image: np.ndarray, ox: int, oy: int) -> list[_Observation]:
@@ -193,7 +211,7 @@ class CameraWorker:
                 continue
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
-            if st.policy.wants_read(state, quality, self.step):
+            if self.policy.wants_read(state, quality, self.step):
                 due.append(
                     (
                         state,
@@ -216,7 +234,7 @@ class CameraWorker:
         c.ocr_calls += len(due)
         published = []
         for (state, shot), read in zip(due, reads, strict=True):
-            if st.policy.add_read(state, read, shot, self.step) and not state.published:
+            if self.policy.add_read(state, read, shot, self.step) and not state.published:
                 published += self.emit(state, state.final, frame.captured_monotonic)
         return published
 
@@ -228,7 +246,7 @@ class CameraWorker:
             state = self.tracks.pop(tid)
             if state.published:
                 continue
-            read = self.stages.policy.finish(state)
+            read = self.policy.finish(state)
             if read is None:
                 self.stages.counters.tracks_without_read += 1
                 continue
@@ -240,6 +258,19 @@ class CameraWorker:
         out = self._end_lost_tracks(None, all_tracks=True)
         self.source.close()
         return out
+
+
+class _StillTracker:
+    """The tracker of still images: every plate is a new track (no image continues another)."""
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    def update(self, detections: Detections) -> Detections:
+        n = len(detections)
+        detections.tracker_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        return detections
 
 
 def _frame_sharpness(image: np.ndarray) -> float:

@@ -191,18 +191,52 @@ def quantize_int8(
     Raises:
         ModelError: no calibration data, or ONNX Runtime failed to quantize.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     options = options or QuantizeOptions()
     source_meta = get_metadata(model)
     fp32 = fp16_to_fp32(model) if _has_fp16(model) else model
     fp32, options = _ensure_opset_13(fp32, options)
+    excluded = _excluded_nodes(fp32, options)
+    reader = ArrayCalibrationReader(fp32.graph.input[0].name, _non_empty(batches))
+    out = _quantize_static(fp32, reader, options, excluded)
+    del out.metadata_props[:]
+    set_metadata(out, **source_meta)
+    return set_metadata(
+        out,
+        **{PRECISION_KEY: "int8", "ovr_alpr_quant": options.key(), "ovr_alpr_calibration": calibration_hash},
+    )
+
+
+def _excluded_nodes(model: onnx.ModelProto, options: QuantizeOptions) -> list[str]:
+    """The nodes the options keep in FP32: named ones, the head's tail, depthwise convolutions."""
     excluded = list(options.exclude)
     if options.exclude_tail:
-        excluded += tail_nodes(fp32, include_head_convs=options.exclude_head_convs)
+        excluded += tail_nodes(model, include_head_convs=options.exclude_head_convs)
     if options.exclude_depthwise:
-        excluded += depthwise_convs(fp32)
+        excluded += depthwise_convs(model)
+    return excluded
+
+
+def _non_empty(batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The batches, checked before quantizing starts to have at least one (ModelError otherwise)."""
+    peek = iter(batches)
+    first = next(peek, None)
+    if first is None:
+        raise ModelError("no calibration images", "give a folder of images (see `ovr-alpr calib`)")
+
+    def chained() -> Iterator[np.ndarray]:
+        yield first
+        yield from peek
+
+    return chained()
+
+
+def _quantize_static(
+    fp32: onnx.ModelProto, reader: ArrayCalibrationReader, options: QuantizeOptions, excluded: list[str]
+) -> onnx.ModelProto:
+    """Run ONNX Runtime's pre-processing and static quantization on files in a temporary folder."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
     method = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
@@ -214,16 +248,6 @@ def quantize_int8(
     }
     if options.method == "percentile":
         extra["CalibPercentile"] = options.percentile
-    input_name = fp32.graph.input[0].name
-    peek = iter(batches)
-    first = next(peek, None)
-    if first is None:
-        raise ModelError("no calibration images", "give a folder of images (see `ovr-alpr calib`)")
-
-    def chained() -> Iterator[np.ndarray]:
-        yield first
-        yield from peek
-
     with tempfile.TemporaryDirectory(prefix="ovr-alpr-quant-") as tmp:
         src = Path(tmp) / "fp32.onnx"
         pre = Path(tmp) / "pre.onnx"
@@ -238,7 +262,7 @@ def quantize_int8(
             quantize_static(
                 str(pre),
                 str(dst),
-                ArrayCalibrationReader(input_name, chained()),
+                reader,
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=options.op_types,
                 per_channel=options.per_channel,
@@ -252,13 +276,7 @@ def quantize_int8(
         except Exception as exc:
             reason = first_line(exc)
             raise ModelError(f"INT8 quantization failed: {reason}", "try --debug for the traceback") from exc
-        out = onnx.load(str(dst))
-    del out.metadata_props[:]
-    set_metadata(out, **source_meta)
-    return set_metadata(
-        out,
-        **{PRECISION_KEY: "int8", "ovr_alpr_quant": options.key(), "ovr_alpr_calibration": calibration_hash},
-    )
+        return onnx.load(str(dst))
 
 
 def _ensure_opset_13(

@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
@@ -27,6 +28,9 @@ from .convert import (
 )
 from .quantize import QuantizeOptions, options_for
 from .zoo import canonical_role, config_section
+
+if TYPE_CHECKING:
+    from .calibration import CalibrationSet
 
 log = logging.getLogger(__name__)
 
@@ -111,53 +115,21 @@ def derive_onnx(
     """
     source = Path(source)
     role = canonical_role(spec.role)
-    if not source.is_file():
-        raise ModelError(f"model file {source} not found", "check the path")
-    if spec.precision not in ("fp32", "fp16", "int8"):
-        raise ModelError(f"unknown precision {spec.precision!r}", "use fp32, fp16 or int8")
-    try:
-        model = onnx.load(str(source), load_external_data=False)
-    except Exception as exc:
-        raise ModelError(
-            f"cannot read ONNX model {source}: {first_line(exc, 160)}",
-            "check that the file is a valid ONNX model",
-        ) from None
+    model = _load_source(source, spec)
     src_precision = detect_onnx_precision(model)
     prune = spec.box_only and is_seg_model(model)
-    if src_precision == "int8" and spec.precision != "int8":
-        log.warning(
-            "%s is already INT8; it cannot be turned back into %s, using it as it is",
-            source.name,
-            spec.precision,
-        )
-        return source
-    if src_precision == spec.precision and not prune and output is None:
+    if _source_as_is(source, spec, src_precision, prune, output):
         return source
 
     sha = file_sha256(source)
-    calib = None
     quant = spec.quant or options_for(role)
+    calib = _calibration_set(spec, role) if spec.precision == "int8" and src_precision != "int8" else None
     tag = spec.precision + ("-box" if prune else "")
-    if spec.precision == "int8" and src_precision != "int8":
-        from .calibration import CalibrationSet
-
-        calibration = spec.calibration
-        if not calibration:
-            raise ModelError(
-                f"INT8 for the {role} model needs calibration images",
-                f"set {config_section(role)}.model.calibration to an image folder "
-                "(build one with `ovr-alpr calib`)",
-            )
-        calib = CalibrationSet.from_folder(calibration, limit=CALIBRATION_MAX_IMAGES)
+    if calib is not None:
         qkey = hashlib.sha256(f"{quant.key()}|{calib.sha256}|{role}|{spec.fmt}".encode()).hexdigest()[:10]
         tag += f"-q{qkey}"
-    target = (
-        Path(output)
-        if output
-        else (
-            Path(cache_dir or default_cache_dir()) / "models" / f"{role}-{source.stem}-{sha[:12]}-{tag}.onnx"
-        )
-    )
+    cache_root = Path(cache_dir or default_cache_dir())
+    target = Path(output) if output else cache_root / "models" / f"{role}-{source.stem}-{sha[:12]}-{tag}.onnx"
     if output is None and target.is_file():
         log.debug("using cached %s", target)
         return target
@@ -168,6 +140,48 @@ def derive_onnx(
         derived, ovr_alpr_source_sha256=sha, ovr_alpr_source=source.name, **{PRECISION_KEY: spec.precision}
     )
     return save(derived, target)
+
+
+def _load_source(source: Path, spec: DerivedSpec) -> onnx.ModelProto:
+    """The source graph (weights left on disk), after checking the file and the wanted precision."""
+    if not source.is_file():
+        raise ModelError(f"model file {source} not found", "check the path")
+    if spec.precision not in ("fp32", "fp16", "int8"):
+        raise ModelError(f"unknown precision {spec.precision!r}", "use fp32, fp16 or int8")
+    try:
+        return onnx.load(str(source), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(
+            f"cannot read ONNX model {source}: {first_line(exc, 160)}",
+            "check that the file is a valid ONNX model",
+        ) from None
+
+
+def _source_as_is(
+    source: Path, spec: DerivedSpec, src_precision: str, prune: bool, output: str | Path | None
+) -> bool:
+    """The source already is what `spec` asks for, or is INT8 (which cannot be widened back)."""
+    if src_precision == "int8" and spec.precision != "int8":
+        log.warning(
+            "%s is already INT8; it cannot be turned back into %s, using it as it is",
+            source.name,
+            spec.precision,
+        )
+        return True
+    return src_precision == spec.precision and not prune and output is None
+
+
+def _calibration_set(spec: DerivedSpec, role: str) -> CalibrationSet:
+    """The INT8 calibration images (an even spread of at most CALIBRATION_MAX_IMAGES), or ModelError."""
+    from .calibration import CalibrationSet
+
+    if not spec.calibration:
+        raise ModelError(
+            f"INT8 for the {role} model needs calibration images",
+            f"set {config_section(role)}.model.calibration to an image folder "
+            "(build one with `ovr-alpr calib`)",
+        )
+    return CalibrationSet.from_folder(spec.calibration, limit=CALIBRATION_MAX_IMAGES)
 
 
 def _derive(

@@ -113,6 +113,11 @@ class SinkSet:
         with ThreadPoolExecutor(max_workers=len(self.sinks), thread_name_prefix="sink-flush") as pool:
             return sum(pool.map(lambda sink: sink.flush(timeout_s), self.sinks))
 
+    def interrupt(self) -> None:
+        """Cut every sink's `flush` short (second Ctrl-C / SIGTERM); safe from a signal handler."""
+        for sink in self.sinks:
+            sink.interrupt()
+
     def close(self) -> None:
         """Close every sink (each spools what it could not deliver)."""
         for sink in self.sinks:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol, runtime_checkable
-from urllib.parse import urlparse
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import ParseResult, urlparse
 
 from ..config import SinkConfig
 from ..errors import ConfigError
@@ -17,10 +18,17 @@ class Sink(Protocol):
     """Receives finished events.
 
     `publish` must not block the pipeline for long and must not lose the event: if the destination is
-    unreachable, the event is kept (on disk for broker sinks) and re-sent later.
+    unreachable, the event is kept (in the on-disk spool) and re-sent later. `BaseSink` gives the optional
+    parts (no spool, no stats, nothing to interrupt) to sinks that need none.
     """
 
     name: str
+    spool_dir: Path | None
+    stats: Any
+
+    @property
+    def spooled(self) -> int:
+        """Events waiting in this sink's spool (or memory) for a retry."""
 
     def publish(self, event: PlateEvent) -> None: ...
 
@@ -30,7 +38,34 @@ class Sink(Protocol):
     def flush(self, timeout_s: float) -> int:
         """Try to deliver everything pending for up to `timeout_s`; return how many are still undelivered."""
 
+    def interrupt(self) -> None:
+        """Cut a running `flush` short (second Ctrl-C / SIGTERM); safe from a signal handler."""
+
     def close(self) -> None: ...
+
+
+class BaseSink:
+    """Defaults for the optional parts of `Sink`: a sink with no spool, no delivery stats, no retries."""
+
+    name: str = "sink"
+    spool_dir: Path | None = None
+    stats: Any = None
+
+    @property
+    def spooled(self) -> int:
+        return 0
+
+    def poll(self) -> None:
+        """Nothing to retry."""
+
+    def flush(self, timeout_s: float) -> int:
+        return 0
+
+    def interrupt(self) -> None:
+        """Nothing to cut short."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 SINKS: Registry[type] = registry("sink")
@@ -48,16 +83,28 @@ def sink_name(config: SinkConfig) -> str:
     return f"{config.type}-{safe}"
 
 
-def broker_url_parts(spec: str) -> tuple[str, int | None, str]:
-    """(host, port or None, topic) of `SCHEME://HOST:PORT/TOPIC`; ConfigError when host or port is bad."""
+def masked(spec: str) -> str:
+    """A sink URL as it may be printed: `mqtt://user:secret@host/x` -> `mqtt://user:***@host/x`."""
+    head, sep, rest = spec.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return spec
+    userinfo, _, hostpart = rest.partition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{head}://{user}{':***' if ':' in userinfo else ''}@{hostpart}"
+
+
+def broker_url_parts(spec: str) -> tuple[str, int | None, str, ParseResult]:
+    """(host, port or None, topic, parsed URL) of `SCHEME://HOST:PORT/TOPIC`; ConfigError when host or port
+    is bad (the message masks a password)."""
     url = urlparse(spec)
+    shown = masked(spec)
     if not url.hostname:
-        raise ConfigError(f"sink {spec!r} has no host", f"write it as {url.scheme}://HOST:PORT/TOPIC")
+        raise ConfigError(f"sink {shown!r} has no host", f"write it as {url.scheme}://HOST:PORT/TOPIC")
     try:
         port = url.port
     except ValueError:
-        raise ConfigError(f"sink {spec!r} has an invalid port", "use a number 1-65535") from None
-    return url.hostname, port, url.path.lstrip("/")
+        raise ConfigError(f"sink {shown!r} has an invalid port", "use a number 1-65535") from None
+    return url.hostname, port, url.path.lstrip("/"), url
 
 
 def parse_sink_spec(spec: str) -> SinkConfig:
@@ -67,6 +114,6 @@ def parse_sink_spec(spec: str) -> SinkConfig:
         if config is not None:
             return config
     raise ConfigError(
-        f"cannot parse sink {spec!r}",
+        f"cannot parse sink {masked(spec)!r}",
         "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import SinkError
 from ..events.model import PlateEvent
+from .base import BaseSink
 from .spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _record_key(record: str) -> str | None:
     return data["camera_id"]
 
 
-class BrokerSink(ABC):
+class BrokerSink(BaseSink, ABC):
     """A sink that publishes to a broker and never loses an event.
 
     Every sent event is tracked until the client confirms it. A failed or unconfirmed event goes to the
@@ -138,6 +139,7 @@ class BrokerSink(ABC):
         self._retry_delay = retry_min_s
         self._closed = False
         self._client_generation = 0
+        self._interrupted = threading.Event()
 
     # ------------------------------------------------------------ hooks for subclasses
 
@@ -215,10 +217,10 @@ class BrokerSink(ABC):
             if not self._inflight and self._drain is None and not self._spool.count:
                 return 0
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._interrupted.is_set():
                 break
             self._serve(min(remaining, _SERVE_SLICE_S))
-        self._abandon_inflight("flush timed out")
+        self._abandon_inflight("flush interrupted" if self._interrupted.is_set() else "flush timed out")
         left = self._spool.count
         if left:
             logger.warning(
@@ -229,6 +231,11 @@ class BrokerSink(ABC):
                 self.spool_dir,
             )
         return left
+
+    def interrupt(self) -> None:
+        """End `flush` now and from now on (unconfirmed events are spooled); safe from a signal handler."""
+        self._interrupted.set()
+        self._wakeup.set()
 
     def close(self) -> None:
         """Flush briefly, spool what is still unconfirmed, stop the client and release the spool."""

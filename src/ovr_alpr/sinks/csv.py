@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -59,7 +60,20 @@ def event_row(event: PlateEvent) -> dict[str, Any]:
         "bbox": None if bbox is None else json.dumps([float(v) for v in bbox]),
         "quality_score": extras.get("quality_score"),
     }
-    return {key: "" if value is None else value for key, value in row.items()}
+    return {key: _cell(value) for key, value in row.items()}
+
+
+#: A text cell starting with one of these is a formula to spreadsheet programs (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """An empty cell for None; text that a spreadsheet would run as a formula gets a leading `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class CsvSinkConfig(SinkConfig):
@@ -84,16 +98,25 @@ class CsvSink(FileSink):
     Args:
         config: the output path.
         name: sink name; default from `sink_name(config)`.
-        spool_dir: unused (a local file needs no spool); accepted so every sink is built alike.
+        spool_dir: where events that could not be written wait (see `FileSink`).
+        **retry: `FileSink`'s `retry_min_s` and `retry_max_s`.
+
+    Text cells that a spreadsheet would evaluate (starting with `=`, `+`, `-`, `@`, tab or CR) are
+    written with a leading `'`.
     """
 
     def __init__(
-        self, config: CsvSinkConfig, *, name: str | None = None, spool_dir: str | Path | None = None, **_: Any
+        self,
+        config: CsvSinkConfig,
+        *,
+        name: str | None = None,
+        spool_dir: str | Path | None = None,
+        **retry: Any,
     ) -> None:
-        super().__init__(name or sink_name(config), config.path)
+        name = name or sink_name(config)
+        super().__init__(name, config.path, spool_dir or config.spool_dir, **retry)
 
     def _opened(self, existed: bool) -> None:
-        self._writer = csv.DictWriter(self._file, fieldnames=CSV_COLUMNS, lineterminator="\n")
         self._needs_header = not existed
         if existed:
             with open(self.path, encoding="utf-8", newline="") as handle:
@@ -106,8 +129,13 @@ class CsvSink(FileSink):
                     ",".join(header),
                 )
 
-    def _write(self, event: PlateEvent) -> None:
-        if self._needs_header:
-            self._writer.writeheader()
-            self._needs_header = False
-        self._writer.writerow(event_row(event))
+    def _prefix(self) -> str:
+        return ",".join(CSV_COLUMNS) + "\n" if self._needs_header else ""
+
+    def _written(self) -> None:
+        self._needs_header = False
+
+    def _format(self, event: PlateEvent) -> str:
+        text = io.StringIO()
+        csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n").writerow(event_row(event))
+        return text.getvalue()

@@ -33,7 +33,8 @@ class JsonlSink(FileSink):
     Args:
         config: the output path.
         name: sink name; default from `sink_name(config)`.
-        spool_dir: unused (a local file needs no spool); accepted so every sink is built alike.
+        spool_dir: where events that could not be written wait (see `FileSink`).
+        **retry: `FileSink`'s `retry_min_s` and `retry_max_s`.
     """
 
     def __init__(
@@ -42,9 +43,10 @@ class JsonlSink(FileSink):
         *,
         name: str | None = None,
         spool_dir: str | Path | None = None,
-        **_: Any,
+        **retry: Any,
     ) -> None:
-        super().__init__(name or sink_name(config), config.path)
+        name = name or sink_name(config)
+        super().__init__(name, config.path, spool_dir or config.spool_dir, **retry)
 
-    def _write(self, event: PlateEvent) -> None:
-        self._file.write(event.to_json() + "\n")
+    def _format(self, event: PlateEvent) -> str:
+        return event.to_json() + "\n"

@@ -12,8 +12,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from pydantic import Field
 
 from ..config import SinkConfig
-from ..errors import SinkError
-from .base import SINKS, broker_url_parts, sink_name
+from ..errors import ConfigError, SinkError
+from .base import SINKS, broker_url_parts, masked, sink_name
 from .broker import BrokerSink
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,12 @@ class KafkaSinkConfig(SinkConfig):
     def from_spec(cls, spec: str) -> KafkaSinkConfig | None:
         if not spec.startswith("kafka://"):
             return None
-        host, port, topic = broker_url_parts(spec)
+        host, port, topic, url = broker_url_parts(spec)
+        if url.username is not None:
+            raise ConfigError(
+                f"sink {masked(spec)!r}: credentials in a kafka URL are not supported",
+                "set sasl.username / sasl.password under the sink's extra: in the config file",
+            )
         return cls(bootstrap_servers=f"{host}:{port or 9092}", **({"topic": topic} if topic else {}))
 
 

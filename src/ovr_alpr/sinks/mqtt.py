@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -29,17 +30,23 @@ class MqttSinkConfig(SinkConfig):
     qos: Literal[0, 1, 2] = 1
     client_id: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
 
     def target(self) -> str:
         return f"{self.host}-{self.port}-{self.topic}"
 
     @classmethod
     def from_spec(cls, spec: str) -> MqttSinkConfig | None:
+        """`mqtt://[USER:PASS@]HOST:PORT/TOPIC`: URL credentials are used (percent-decoded), never printed."""
         if not spec.startswith("mqtt://"):
             return None
-        host, port, topic = broker_url_parts(spec)
-        return cls(host=host, port=port or 1883, **({"topic": topic} if topic else {}))
+        host, port, topic, url = broker_url_parts(spec)
+        credentials = {}
+        if url.username is not None:
+            credentials["username"] = unquote(url.username)
+            if url.password is not None:
+                credentials["password"] = unquote(url.password)
+        return cls(host=host, port=port or 1883, **({"topic": topic} if topic else {}), **credentials)
 
 
 @SINKS.register("mqtt", config=MqttSinkConfig)

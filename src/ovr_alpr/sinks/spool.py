@@ -6,6 +6,8 @@ once (part of) it is delivered, so a crash at any point loses nothing (it may re
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -117,12 +119,22 @@ class Spool:
         if self._active is None or self._counts.get(self._active_seq or -1, 0) >= self.segment_max_records:
             self._open_new_segment()
         assert self._active is not None and self._active_seq is not None
+        start = self._active.tell()
+        done = 0
         try:
-            self._active.write(data)
-            self._active.flush()
+            while done < len(data):
+                # unbuffered: a failed write leaves nothing behind in a buffer to be written again later
+                n = self._active.write(data[done:])
+                if not n:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += n
             os.fsync(self._active.fileno())
         except OSError as exc:
-            # The tail of this segment may now be torn; never append after it.
+            if done:
+                # Cut the torn line off; if that fails too, `read` skips it.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._active.fileno(), start)
+            # Never append after a failed write.
             self.seal()
             raise SinkError(
                 f"cannot write spool {self.directory}: {exc.strerror or exc}",
@@ -133,7 +145,8 @@ class Spool:
     def seal(self) -> None:
         """Close the segment being appended to; the next append starts a new one."""
         if self._active is not None:
-            self._active.close()
+            with contextlib.suppress(OSError):
+                self._active.close()
         self._active = None
         self._active_seq = None
 
@@ -142,7 +155,7 @@ class Spool:
         seq = max(self._counts, default=0) + 1
         path = self._segment_path(seq)
         try:
-            self._active = open(path, "ab")  # noqa: SIM115
+            self._active = open(path, "ab", buffering=0)  # noqa: SIM115
             _fsync_dir(self.directory)
         except OSError as exc:
             raise SinkError(

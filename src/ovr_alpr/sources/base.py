@@ -46,7 +46,8 @@ class SourceStats:
         corrupt_frames: unreadable frames or images that were skipped.
         dropped_frames: live only: frames replaced by a newer one before the consumer took them.
         reconnects: live only: successful reconnections after the connection was lost.
-        reconnect_attempts: live only: connection attempts after a loss, failed ones included.
+        reconnect_attempts: live only: connection attempts after a loss (or after a failed first
+            connection), failed ones included.
         connected: live only: whether the reader holds an open connection now.
         input_fps: frames read per second of wall time, over the last few seconds.
         nominal_fps: frame rate the container or camera declares (None if unknown).

@@ -133,22 +133,8 @@ class FileSource(FrameSource):
                 if last_pts_ms is not None and pts_ms <= last_pts_ms:
                     pts_ms = last_pts_ms + frame_ms  # no usable pts: step by the nominal frame time
                 last_pts_ms = pts_ms
-                now = time.monotonic()
-                frame = None
                 selected = sampler.keep(index, (offset_ms + pts_ms) / 1000.0)
-                if selected:
-                    with self._cap_lock:
-                        got, image = self._cap.retrieve()
-                    if got and image is not None:
-                        captured_at = self.start_time + timedelta(milliseconds=offset_ms + pts_ms)
-                        frame = Frame(image, index, captured_at, now, self.camera_id)
-                    else:
-                        self._count_corrupt(1, f"frame {index} of {self.path}")
-                with self._lock:
-                    self._rate.tick(now)
-                    self._stats.frames_read += frame is not None or not selected
-                    self._stats.frames_skipped_by_sampling += not selected
-                    self._stats.frames_yielded += frame is not None
+                frame = self._take(selected, index, offset_ms + pts_ms)
                 index += 1
                 pass_seen += 1
                 pass_ok += 1
@@ -156,6 +142,25 @@ class FileSource(FrameSource):
                     yield frame
         finally:
             self.close()
+
+    def _take(self, selected: bool, index: int, video_ms: float) -> Frame | None:
+        """The grabbed frame as BGR if the sampler kept it (failing to convert counts as corrupt), counted."""
+        now = time.monotonic()
+        frame = None
+        if selected:
+            with self._cap_lock:
+                got, image = self._cap.retrieve()
+            if got and image is not None:
+                captured_at = self.start_time + timedelta(milliseconds=video_ms)
+                frame = Frame(image, index, captured_at, now, self.camera_id)
+            else:
+                self._count_corrupt(1, f"frame {index} of {self.path}")
+        with self._lock:
+            self._rate.tick(now)
+            self._stats.frames_read += frame is not None or not selected
+            self._stats.frames_skipped_by_sampling += not selected
+            self._stats.frames_yielded += frame is not None
+        return frame
 
     def _finish_pass(self, pass_seen: int, bad_run: int, index: int) -> None:
         """Count failures at the end of a pass that lie before the declared frame count as corrupt."""

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -73,7 +74,8 @@ class LiveSource(FrameSource):
         backoff_initial_s: the first reconnect delay; it doubles on each failed attempt.
         max_bad_reads: consecutive failed reads (counted as corrupt if the stream then recovers) after
             which the connection counts as lost.
-        fail_fast: raise `SourceError` if the first connection fails; if False, keep retrying instead.
+        fail_fast: connect in the constructor and raise `SourceError` if that fails; if False, connect
+            in the reader thread and keep retrying with back-off (the constructor never waits).
     """
 
     is_live = True
@@ -100,19 +102,16 @@ class LiveSource(FrameSource):
         self._closed = False
         self._failure: BaseException | None = None
         self._stop = threading.Event()
-        cap = self._try_open()
-        if cap is None:
-            if fail_fast:
+        cap: Capture | None = None
+        if fail_fast:
+            cap = self._try_open()
+            if cap is None:
                 raise self._open_error()
-            log.warning(
-                "camera %s: cannot connect to %s yet; retrying in the background",
-                self.camera_id,
-                self.description,
-            )
-        else:
             log.info("camera %s: connected to %s", self.camera_id, self.description)
+        # Without fail_fast even the first attempt runs in the reader thread: a camera that is down or
+        # slow to answer never holds up the start of the others.
         self._thread = threading.Thread(
-            target=self._run, args=(cap,), name=f"source-{self.camera_id}", daemon=True
+            target=self._run, args=(cap, not fail_fast), name=f"source-{self.camera_id}", daemon=True
         )
         self._thread.start()
 
@@ -187,8 +186,10 @@ class LiveSource(FrameSource):
             self._stats.nominal_fps = fps if 0 < fps < 1000 else None
         return cap
 
-    def _run(self, cap: Capture | None) -> None:
+    def _run(self, cap: Capture | None, connect_first: bool = False) -> None:
         try:
+            if connect_first:
+                cap = self._first_connect()
             self._read_loop(cap)
         except Exception as exc:  # a bug here must end the consumer's loop, not hang it
             log.exception("camera %s: reader thread failed", self.camera_id)
@@ -196,88 +197,127 @@ class LiveSource(FrameSource):
                 self._failure = exc
                 self._cond.notify_all()
 
+    def _first_connect(self) -> Capture | None:
+        cap = self._try_open()
+        if cap is not None:
+            log.info("camera %s: connected to %s", self.camera_id, self.description)
+            return cap
+        with self._lock:
+            self._stats.reconnect_attempts += 1
+        log.warning(
+            "camera %s: cannot connect to %s; retrying with back-off (at most %g s apart), "
+            "the other cameras run meanwhile",
+            self.camera_id,
+            self.description,
+            self.cfg.reconnect_max_s,
+        )
+        return None
+
     def _read_loop(self, cap: Capture | None) -> None:
-        sampler = FrameSampler(self.cfg.frame_skip, self.cfg.target_fps)
-        delays: Iterator[float] | None = None
-        attempt = 0
-        index = 0
-        bad_reads = 0
+        """The reader thread: (re)connect with back-off, grab every frame, keep only the latest one."""
+        loop = _ReadLoop(FrameSampler(self.cfg.frame_skip, self.cfg.target_fps))
         try:
             while not self._stop.is_set():
                 if cap is None:
-                    if delays is None:
-                        delays = backoff_delays(self.backoff_initial_s, self.cfg.reconnect_max_s)
-                        attempt = 0
-                    attempt += 1
-                    delay = next(delays)
-                    log.info(
-                        "camera %s: reconnect attempt %d to %s in %.3g s",
-                        self.camera_id,
-                        attempt,
-                        self.description,
-                        delay,
-                    )
-                    if self._stop.wait(delay):
-                        return
-                    with self._lock:
-                        self._stats.reconnect_attempts += 1
-                    cap = self._try_open()
+                    cap = self._reconnect(loop)
                     if cap is None:
-                        log.warning("camera %s: reconnect attempt %d failed", self.camera_id, attempt)
                         continue
-                    with self._lock:
-                        self._stats.reconnects += 1
-                    log.info("camera %s: reconnected to %s", self.camera_id, self.description)
-                    bad_reads = 0
-
-                started = time.monotonic()
-                if not cap.grab():
-                    bad_reads += 1
-                    blocked = time.monotonic() - started >= self.read_timeout_s / 2
-                    if bad_reads < self.max_bad_reads and not blocked:
-                        continue
-                    log.warning(
-                        "camera %s: lost %s (%d failed read(s)); reconnecting",
-                        self.camera_id,
-                        self.description,
-                        bad_reads,
-                    )
+                if not self._read_one(cap, loop):
                     cap.release()
                     cap = None
                     with self._lock:
                         self._stats.connected = False
-                    continue
-                now = time.monotonic()
-                captured_at = datetime.now(timezone.utc)
-                if bad_reads:
-                    self._count_corrupt(bad_reads, f"frame {index} of {self.description}")
-                    bad_reads = 0
-                delays = None  # frames flow again: the next loss starts back-off from the beginning
-                frame = None
-                selected = sampler.keep(index, now)
-                if selected:
-                    got, image = cap.retrieve()
-                    if got and image is not None:
-                        frame = Frame(image, index, captured_at, now, self.camera_id)
-                    else:
-                        self._count_corrupt(1, f"frame {index} of {self.description}")
-                index += 1
-                with self._cond:
-                    self._rate.tick(now)
-                    if frame is not None:
-                        self._stats.frames_read += 1
-                        if self._latest is not None:
-                            self._stats.dropped_frames += 1
-                        self._latest = frame
-                        self._cond.notify_all()
-                    elif not selected:
-                        self._stats.frames_read += 1
-                        self._stats.frames_skipped_by_sampling += 1
         finally:
             if cap is not None:
                 cap.release()
             with self._lock:
                 self._stats.connected = False
+
+    def _reconnect(self, loop: _ReadLoop) -> Capture | None:
+        """Wait the next back-off delay and try to open the source again; None while it stays down."""
+        if loop.delays is None:
+            loop.delays = backoff_delays(self.backoff_initial_s, self.cfg.reconnect_max_s)
+            loop.attempt = 0
+        loop.attempt += 1
+        delay = next(loop.delays)
+        log.info(
+            "camera %s: reconnect attempt %d to %s in %.3g s",
+            self.camera_id,
+            loop.attempt,
+            self.description,
+            delay,
+        )
+        if self._stop.wait(delay):
+            return None
+        with self._lock:
+            self._stats.reconnect_attempts += 1
+        cap = self._try_open()
+        if cap is None:
+            log.warning("camera %s: reconnect attempt %d failed", self.camera_id, loop.attempt)
+            return None
+        with self._lock:
+            self._stats.reconnects += 1
+        log.info("camera %s: reconnected to %s", self.camera_id, self.description)
+        loop.bad_reads = 0
+        return cap
+
+    def _read_one(self, cap: Capture, loop: _ReadLoop) -> bool:
+        """Grab one frame (decoding it only if the sampler keeps it); False when the source is lost."""
+        started = time.monotonic()
+        if not cap.grab():
+            loop.bad_reads += 1
+            blocked = time.monotonic() - started >= self.read_timeout_s / 2
+            if loop.bad_reads < self.max_bad_reads and not blocked:
+                return True
+            log.warning(
+                "camera %s: lost %s (%d failed read(s)); reconnecting",
+                self.camera_id,
+                self.description,
+                loop.bad_reads,
+            )
+            return False
+        now = time.monotonic()
+        captured_at = datetime.now(timezone.utc)
+        if loop.bad_reads:
+            self._count_corrupt(loop.bad_reads, f"frame {loop.index} of {self.description}")
+            loop.bad_reads = 0
+        loop.delays = None  # frames flow again: the next loss starts back-off from the beginning
+        frame = None
+        selected = loop.sampler.keep(loop.index, now)
+        if selected:
+            got, image = cap.retrieve()
+            if got and image is not None:
+                frame = Frame(image, loop.index, captured_at, now, self.camera_id)
+            else:
+                self._count_corrupt(1, f"frame {loop.index} of {self.description}")
+        loop.index += 1
+        self._hand_over(frame, selected, now)
+        return True
+
+    def _hand_over(self, frame: Frame | None, selected: bool, now: float) -> None:
+        """Make `frame` the latest one (a frame nobody took yet counts as dropped) and wake the consumer."""
+        with self._cond:
+            self._rate.tick(now)
+            if frame is not None:
+                self._stats.frames_read += 1
+                if self._latest is not None:
+                    self._stats.dropped_frames += 1
+                self._latest = frame
+                self._cond.notify_all()
+            elif not selected:
+                self._stats.frames_read += 1
+                self._stats.frames_skipped_by_sampling += 1
+
+
+@dataclass
+class _ReadLoop:
+    """The reader thread's running state between frames."""
+
+    sampler: FrameSampler
+    delays: Iterator[float] | None = None
+    attempt: int = 0
+    index: int = 0
+    bad_reads: int = 0
 
 
 @SOURCES.register("stream")

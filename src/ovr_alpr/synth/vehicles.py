@@ -44,6 +44,40 @@ class VehicleSprite:
     body_colour_bgr: tuple[int, int, int]
 
 
+@dataclass
+class _Canvas:
+    """The sprite being drawn and the body's placement in it; shapes are given in body fractions."""
+
+    bgr: np.ndarray
+    alpha: np.ndarray
+    x0: float
+    body_w: float
+    body_h: float
+
+    def fill(self, poly: np.ndarray, paint: tuple[int, ...], opacity: int = 255) -> None:
+        """Paint an anti-aliased polygon (sprite pixels) and make it opaque (or `opacity`)."""
+        pts = np.round(poly * _SCALE).astype(np.int32)
+        cv2.fillPoly(self.bgr, [pts], paint, cv2.LINE_AA, shift=_SHIFT)
+        cv2.fillPoly(self.alpha, [pts], opacity, cv2.LINE_AA, shift=_SHIFT)
+
+    def bx(self, fx: float) -> float:
+        """Sprite x of a fraction of the body's width."""
+        return self.x0 + fx * self.body_w
+
+    def by(self, fy: float) -> float:
+        """Sprite y of a fraction of the body's height."""
+        return fy * self.body_h
+
+    def box(self, fx0: float, fy0: float, fx1: float, fy1: float, radius: float) -> np.ndarray:
+        """Rounded rectangle in body fractions (x of width, y of height); radius in body widths."""
+        return _rounded_rect(self.bx(fx0), self.by(fy0), self.bx(fx1), self.by(fy1), radius * self.body_w)
+
+    def trapezoid(self, fy0: float, half0: float, fy1: float, half1: float) -> np.ndarray:
+        """A trapezoid centred on the body, from half-widths at two heights (body fractions)."""
+        corners = [(0.5 - half0, fy0), (0.5 + half0, fy0), (0.5 + half1, fy1), (0.5 - half1, fy1)]
+        return np.array([[self.bx(fx), self.by(fy)] for fx, fy in corners], np.float32)
+
+
 def render_vehicle(
     plate: np.ndarray,
     rng: np.random.Generator,
@@ -67,66 +101,75 @@ def render_vehicle(
     body_h = body_w * rng.uniform(0.66, 0.78)
     shadow_h = 0.06 * body_h
     width, height = int(np.ceil(body_w * 1.04)), int(np.ceil(body_h + shadow_h))
-    x0 = (width - body_w) / 2
     colour = BODY_COLOURS_BGR[int(rng.integers(len(BODY_COLOURS_BGR)))]
     colour = tuple(int(np.clip(c * rng.uniform(0.92, 1.06), 0, 255)) for c in colour)  # type: ignore[assignment]
-    dark = _mix(colour, (20, 20, 20), 0.55)
-    light = _mix(colour, (255, 255, 255), 0.35)
+    canvas = _Canvas(
+        np.zeros((height, width, 3), np.uint8),
+        np.zeros((height, width), np.uint8),
+        (width - body_w) / 2,
+        body_w,
+        body_h,
+    )
+    _draw_shadow_and_wheels(canvas, shadow_h)
+    waist = _draw_cabin(canvas, rng, colour, view)
+    _draw_lower_body(canvas, rng, colour, waist, view)
+    quad = _mount_plate(canvas, plate, rng, colour, plate_width_px)
+    # Soft top-to-bottom light falloff over the whole body.
+    falloff = np.linspace(1.04, 0.86, height, dtype=np.float32)[:, None, None]
+    bgr = np.clip(canvas.bgr.astype(np.float32) * falloff, 0, 255).astype(np.uint8)
+    return VehicleSprite(np.dstack([bgr, canvas.alpha]), quad, colour)
 
-    bgr = np.zeros((height, width, 3), np.uint8)
-    alpha = np.zeros((height, width), np.uint8)
 
-    def fill(poly: np.ndarray, paint: tuple[int, ...], opacity: int = 255) -> None:
-        pts = np.round(poly * _SCALE).astype(np.int32)
-        cv2.fillPoly(bgr, [pts], paint, cv2.LINE_AA, shift=_SHIFT)
-        cv2.fillPoly(alpha, [pts], opacity, cv2.LINE_AA, shift=_SHIFT)
-
-    def bx(fx: float) -> float:
-        return x0 + fx * body_w
-
-    def by(fy: float) -> float:
-        return fy * body_h
-
-    def box(fx0: float, fy0: float, fx1: float, fy1: float, radius: float) -> np.ndarray:
-        """Rounded rectangle in body fractions (x of width, y of height); radius in body widths."""
-        return _rounded_rect(bx(fx0), by(fy0), bx(fx1), by(fy1), radius * body_w)
-
-    def trapezoid(fy0: float, half0: float, fy1: float, half1: float) -> np.ndarray:
-        corners = [(0.5 - half0, fy0), (0.5 + half0, fy0), (0.5 + half1, fy1), (0.5 - half1, fy1)]
-        return np.array([[bx(fx), by(fy)] for fx, fy in corners], np.float32)
-
-    # Ground shadow, then wheels, so the body covers their tops.
+def _draw_shadow_and_wheels(canvas: _Canvas, shadow_h: float) -> None:
+    """Ground shadow, then wheels, so the body covers their tops."""
+    width = canvas.bgr.shape[1]
     shadow = cv2.ellipse2Poly(
-        (round(width / 2 * _SCALE), round(0.99 * body_h * _SCALE)),
-        (round(0.52 * body_w * _SCALE), round(1.6 * shadow_h * _SCALE)),
+        (round(width / 2 * _SCALE), round(0.99 * canvas.body_h * _SCALE)),
+        (round(0.52 * canvas.body_w * _SCALE), round(1.6 * shadow_h * _SCALE)),
         0,
         0,
         360,
         8,
     )
-    fill(shadow.astype(np.float32) / _SCALE, (10, 10, 10), 110)
+    canvas.fill(shadow.astype(np.float32) / _SCALE, (10, 10, 10), 110)
     wheel_w = 0.14
     for fx in (0.05, 1 - 0.05 - wheel_w):
-        fill(box(fx, 0.78, fx + wheel_w, 1.0, 0.02), (22, 22, 24))
+        canvas.fill(canvas.box(fx, 0.78, fx + wheel_w, 1.0, 0.02), (22, 22, 24))
 
-    # Cabin: a trapezoid narrower at the roof, glass inset in it, the upper half catching the sky.
+
+def _draw_cabin(canvas: _Canvas, rng: np.random.Generator, colour: tuple[int, ...], view: View) -> float:
+    """Cabin: a trapezoid narrower at the roof, glass inset in it, the upper half catching the sky.
+
+    Returns the waist line (body fraction) where the lower body starts.
+    """
+    dark = _mix(colour, (20, 20, 20), 0.55)
     roof = rng.uniform(0.02, 0.08)
     waist = rng.uniform(0.40, 0.46)
     top_half, bottom_half = rng.uniform(0.30, 0.35), rng.uniform(0.43, 0.46)
-    fill(trapezoid(roof, top_half, waist + 0.03, bottom_half), colour)
+    canvas.fill(canvas.trapezoid(roof, top_half, waist + 0.03, bottom_half), colour)
     glass_colour = (int(rng.integers(40, 70)), int(rng.integers(40, 60)), int(rng.integers(30, 50)))
-    fill(trapezoid(roof + 0.03, top_half - 0.035, waist - 0.005, bottom_half - 0.03), glass_colour)
+    canvas.fill(
+        canvas.trapezoid(roof + 0.03, top_half - 0.035, waist - 0.005, bottom_half - 0.03), glass_colour
+    )
     mid = (roof + 0.03 + waist - 0.005) / 2
-    fill(
-        trapezoid(roof + 0.03, top_half - 0.035, mid, (top_half + bottom_half) / 2 - 0.0325),
+    canvas.fill(
+        canvas.trapezoid(roof + 0.03, top_half - 0.035, mid, (top_half + bottom_half) / 2 - 0.0325),
         _mix(glass_colour, (255, 255, 255), 0.12),
     )
     if view == "front":
         for side in (-1, 1):
             mx = 0.5 + side * (bottom_half + 0.045)
-            fill(box(mx - 0.04, waist - 0.08, mx + 0.04, waist - 0.01, 0.0075), dark)
+            canvas.fill(canvas.box(mx - 0.04, waist - 0.08, mx + 0.04, waist - 0.01, 0.0075), dark)
+    return waist
 
-    # Lower body with a lighter shoulder line; the bumper below the plate.
+
+def _draw_lower_body(
+    canvas: _Canvas, rng: np.random.Generator, colour: tuple[int, ...], waist: float, view: View
+) -> None:
+    """Lower body with a lighter shoulder line, the bumper below the plate, and the view's lights."""
+    dark = _mix(colour, (20, 20, 20), 0.55)
+    light = _mix(colour, (255, 255, 255), 0.35)
+    fill, box = canvas.fill, canvas.box
     fill(box(0.0, waist, 1.0, 0.93, 0.06), colour)
     fill(box(0.01, waist, 0.99, waist + 0.025, 0.01), light)
     bumper_colour = dark if rng.random() < 0.5 else _mix(colour, (0, 0, 0), 0.15)
@@ -150,27 +193,34 @@ def render_vehicle(
         fill(box(fx, lamp_top, fx + lamp_w, lamp_bottom, 0.02), lamp)
         fill(box(fx + 0.02, lamp_top + 0.02, fx + lamp_w - 0.02, lamp_bottom - 0.02, 0.006), lamp_inner)
 
-    # The plate, centred below the lights, in a light holder: a plate outlined only by its dark rim merges
-    # with a dark body and the detector then misses it (measured: recall 0.55 on black cars, 1.0 with one).
-    # Plates mounted low, at the body's bottom edge, were also found less often than at ~0.7 of its height.
+
+def _mount_plate(
+    canvas: _Canvas,
+    plate: np.ndarray,
+    rng: np.random.Generator,
+    colour: tuple[int, ...],
+    plate_width_px: float,
+) -> np.ndarray:
+    """Paste the plate, centred below the lights, in a light holder; returns its corners (float32 (4, 2)).
+
+    A plate outlined only by its dark rim merges with a dark body and the detector then misses it
+    (measured: recall 0.55 on black cars, 1.0 with one). Plates mounted low, at the body's bottom edge,
+    were also found less often than at ~0.7 of its height.
+    """
+    body_w, body_h = canvas.body_w, canvas.body_h
     plate_h_px = plate_width_px * plate.shape[0] / plate.shape[1]
     pw, ph = round(plate_width_px), round(plate_h_px)
-    px0 = round(width / 2 - plate_width_px / 2)
-    py0 = round(by(rng.uniform(0.70, 0.74)) - plate_h_px / 2)
+    px0 = round(canvas.bgr.shape[1] / 2 - plate_width_px / 2)
+    py0 = round(canvas.by(rng.uniform(0.70, 0.74)) - plate_h_px / 2)
     recess = _rounded_rect(
         px0 - 0.04 * body_w, py0 - 0.03 * body_h, px0 + pw + 0.04 * body_w, py0 + ph + 0.03 * body_h, 6
     )
-    fill(recess, _mix(colour, (0, 0, 0), 0.12))
+    canvas.fill(recess, _mix(colour, (0, 0, 0), 0.12))
     holder = int(rng.integers(150, 200))
-    fill(_rounded_rect(px0 - 4, py0 - 4, px0 + pw + 4, py0 + ph + 4, 3), (holder, holder, holder + 3))
-    bgr[py0 : py0 + ph, px0 : px0 + pw] = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
-    alpha[py0 : py0 + ph, px0 : px0 + pw] = 255
-    quad = np.array([[px0, py0], [px0 + pw, py0], [px0 + pw, py0 + ph], [px0, py0 + ph]], np.float32)
-
-    # Soft top-to-bottom light falloff over the whole body.
-    falloff = np.linspace(1.04, 0.86, height, dtype=np.float32)[:, None, None]
-    bgr = np.clip(bgr.astype(np.float32) * falloff, 0, 255).astype(np.uint8)
-    return VehicleSprite(np.dstack([bgr, alpha]), quad, colour)
+    canvas.fill(_rounded_rect(px0 - 4, py0 - 4, px0 + pw + 4, py0 + ph + 4, 3), (holder, holder, holder + 3))
+    canvas.bgr[py0 : py0 + ph, px0 : px0 + pw] = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
+    canvas.alpha[py0 : py0 + ph, px0 : px0 + pw] = 255
+    return np.array([[px0, py0], [px0 + pw, py0], [px0 + pw, py0 + ph], [px0, py0 + ph]], np.float32)
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:

@@ -158,6 +158,21 @@ def _run_ocr(
     return {"exact": correct / total, "reads": float(total)}
 
 
+@dataclass
+class _Validation:
+    """What the runs at each precision share; `reference` and `pseudo_labels` are set by the FP32 run."""
+
+    app: AppConfig
+    role: str
+    samples: list[LabelledImage]
+    images: list[np.ndarray]
+    cache: Path
+    backend: str | None
+    metric: str
+    reference: str = "labels"
+    pseudo_labels: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+
 def validate(
     app: AppConfig,
     role: str,
@@ -177,105 +192,124 @@ def validate(
         `{"model", "dataset", "images", "reference", "metric", "results": {precision: {...}}}`; metrics are
         fractions 0-1, `delta_pts` is the change vs FP32 in percentage points.
     """
-    from tqdm import tqdm
-
-    from ..runtime.backends.base import load_backend
-
     base_cfg = role_model_config(app, role)
     if base_cfg is None:
         raise ConfigError(f"the config has no {role} model", "add vehicle_detector.model to the config")
+    order = _precision_order(precisions)
+    samples = load_dataset(dataset, limit=limit)
+    run = _Validation(
+        app, role, samples, _read_images(samples), cache_dir or app.cache_path, backend, MAIN_METRIC[role]
+    )
+    results = {p: _validate_precision(run, base_cfg, p, progress) for p in order}
+    return {
+        "model": role,
+        "dataset": str(dataset),
+        "images": len(samples),
+        "reference": run.reference,
+        "metric": run.metric,
+        "results": _with_deltas(results, run.metric),
+    }
+
+
+def _precision_order(precisions: list[str]) -> list[str]:
+    """The precisions asked for, checked, fp32 first: it is the reference (reported even if not asked)."""
     wanted = [p.strip().lower() for p in precisions if p.strip()]
     bad = [p for p in wanted if p not in ("fp32", "fp16", "int8")]
     if bad:
         raise ConfigError(f"unknown precision(s) {bad}", "use fp32, fp16, int8 (comma separated)")
-    order = ["fp32", *[p for p in dict.fromkeys(wanted) if p != "fp32"]]  # fp32 first: it is the reference
-    samples = load_dataset(dataset, limit=limit)
+    return ["fp32", *[p for p in dict.fromkeys(wanted) if p != "fp32"]]
+
+
+def _read_images(samples: list[LabelledImage]) -> list[np.ndarray]:
+    """Every image decoded once, up front, so the runs time the model and not the decoder."""
     images = []
     for s in samples:
         img = cv2.imread(str(s.image_path))
         if img is None:
             raise ConfigError(f"cannot read image {s.image_path}", "check the dataset files")
         images.append(img)
-    metric = MAIN_METRIC[role]
-    pseudo_labels: list[tuple[np.ndarray, np.ndarray]] | None = None
-    reference = "labels"
-    results: dict[str, PrecisionResult] = {}
-    cache = cache_dir or app.cache_path
-    for precision in order:
-        update: dict[str, Any] = {"precision": precision}
-        if backend:
-            update["backend"] = (
-                backend  # not validated: lets registered backends outside the config's list run
-            )
-        cfg = with_synthetic_calibration(base_cfg.model_copy(update=update), role, cache)
-        bar = tqdm(
-            total=len(samples), desc=f"{role} {precision}", unit="img", disable=not progress, leave=False
-        )
-        try:
-            loaded = load_backend(cfg, role, role_default_path(role, cfg), warmup=True, cache_dir=cache)
-        except ModelError as exc:
-            bar.close()
-            if precision == "fp32":
-                raise
-            log.warning("%s %s: %s", role, precision, exc.one_line())
-            results[precision] = PrecisionResult(
-                precision, {metric: float("nan")}, float("nan"), error=exc.message
-            )
-            continue
-        timed = TimedBackend(loaded)
-        try:
-            if role == "ocr":
-                from ..ocr.ppocr import PPOCRReader
+    return images
 
-                reader = PPOCRReader(timed, alphabet=app.ocr.alphabet)
-                metrics = _run_ocr(reader, images, samples, bar)
-            else:
-                op_conf = (
-                    app.plate_detector.conf_threshold
-                    if role == "plate"
-                    else app.vehicle_detector.conf_threshold
-                )  # type: ignore[union-attr]
-                detector = _detector(role, app, timed, MAP_CONF_THRESHOLD)
-                labels = None
-                if role == "vehicle":
-                    if precision == "fp32" and not _has_vehicle_labels(samples):
-                        reference = "fp32 detections"
-                    labels = (
-                        pseudo_labels if reference != "labels" else [(s.boxes, s.class_ids) for s in samples]
-                    )
-                metrics, dets = _run_detector(detector, images, samples, labels, op_conf, bar)
-                if role == "vehicle" and reference != "labels" and precision == "fp32":
-                    pseudo_labels = [
-                        (d.xyxy[d.confidence >= op_conf], d.class_id[d.confidence >= op_conf]) for d in dets
-                    ]
-                    metrics, _ = _run_detector(detector, images, samples, pseudo_labels, op_conf)
-            results[precision] = PrecisionResult(
-                precision,
-                metrics,
-                float(np.median(timed.calls_ms)) if timed.calls_ms else float("nan"),
-                float(np.median(timed.cpu_ms)) if timed.cpu_ms else float("nan"),
-                loaded.name,
-                loaded.provider,
-                str(loaded.model_path),
-            )
-        finally:
-            bar.close()
-            loaded.close()
+
+def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progress: bool) -> PrecisionResult:
+    """Load the model at `precision` and measure it; a load failure is a result, except for FP32."""
+    from tqdm import tqdm
+
+    from ..runtime.backends.base import load_backend
+
+    update: dict[str, Any] = {"precision": precision}
+    if run.backend:  # not validated: lets registered backends outside the config's list run
+        update["backend"] = run.backend
+    cfg = with_synthetic_calibration(base_cfg.model_copy(update=update), run.role, run.cache)
+    bar = tqdm(
+        total=len(run.samples), desc=f"{run.role} {precision}", unit="img", disable=not progress, leave=False
+    )
+    try:
+        loaded = load_backend(
+            cfg, run.role, role_default_path(run.role, cfg), warmup=True, cache_dir=run.cache
+        )
+    except ModelError as exc:
+        bar.close()
+        if precision == "fp32":
+            raise
+        log.warning("%s %s: %s", run.role, precision, exc.one_line())
+        return PrecisionResult(precision, {run.metric: float("nan")}, float("nan"), error=exc.message)
+    timed = TimedBackend(loaded)
+    try:
+        metrics = _measure(run, timed, precision, bar)
+        return PrecisionResult(
+            precision,
+            metrics,
+            float(np.median(timed.calls_ms)) if timed.calls_ms else float("nan"),
+            float(np.median(timed.cpu_ms)) if timed.cpu_ms else float("nan"),
+            loaded.name,
+            loaded.provider,
+            str(loaded.model_path),
+        )
+    finally:
+        bar.close()
+        loaded.close()
+
+
+def _measure(run: _Validation, timed: TimedBackend, precision: str, bar: Any) -> dict[str, float]:
+    """Exact match of the OCR reads, or mAP50/recall of the detector against labels or FP32's detections."""
+    if run.role == "ocr":
+        from ..ocr.ppocr import PPOCRReader
+
+        reader = PPOCRReader(timed, alphabet=run.app.ocr.alphabet)
+        return _run_ocr(reader, run.images, run.samples, bar)
+    op_conf = (
+        run.app.plate_detector.conf_threshold
+        if run.role == "plate"
+        else run.app.vehicle_detector.conf_threshold  # type: ignore[union-attr]
+    )
+    detector = _detector(run.role, run.app, timed, MAP_CONF_THRESHOLD)
+    labels = None
+    if run.role == "vehicle":
+        if precision == "fp32" and not _has_vehicle_labels(run.samples):
+            run.reference = "fp32 detections"
+        labels = (
+            run.pseudo_labels if run.reference != "labels" else [(s.boxes, s.class_ids) for s in run.samples]
+        )
+    metrics, dets = _run_detector(detector, run.images, run.samples, labels, op_conf, bar)
+    if run.role == "vehicle" and run.reference != "labels" and precision == "fp32":
+        run.pseudo_labels = [
+            (d.xyxy[d.confidence >= op_conf], d.class_id[d.confidence >= op_conf]) for d in dets
+        ]
+        metrics, _ = _run_detector(detector, run.images, run.samples, run.pseudo_labels, op_conf)
+    return metrics
+
+
+def _with_deltas(results: dict[str, PrecisionResult], metric: str) -> dict[str, dict[str, Any]]:
+    """Each result as a dict with `delta_pts`, its main metric's change vs FP32 in percentage points."""
     ref_value = results["fp32"].metrics.get(metric, float("nan"))
     out_results = {}
-    for precision in order:  # fp32 is reported even when not asked for: it is the reference
-        res = results[precision].as_dict()
-        value = results[precision].metrics.get(metric, float("nan"))
+    for precision, result in results.items():
+        res = result.as_dict()
+        value = result.metrics.get(metric, float("nan"))
         res["delta_pts"] = _round((value - ref_value) * 100.0, 2)
         out_results[precision] = res
-    return {
-        "model": role,
-        "dataset": str(dataset),
-        "images": len(samples),
-        "reference": reference,
-        "metric": metric,
-        "results": out_results,
-    }
+    return out_results
 
 
 def _has_vehicle_labels(samples: list[LabelledImage]) -> bool:

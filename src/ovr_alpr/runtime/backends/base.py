@@ -229,45 +229,54 @@ def load_backend(
     candidates = backend_candidates(cfg, path)
     errors: list[str] = []
     for i, name in enumerate(candidates):
-        backend = None
+        last = i == len(candidates) - 1
         try:
-            backend_cls = import_backend(name)
-            backend = backend_cls(cfg, path, role, cache_dir=cache_dir)
-            if warmup:
-                backend.warmup()
+            backend = _build_backend(name, cfg, path, role, cache_dir, warmup)
         except ModelError as exc:
-            if backend is not None:
-                backend.close()
-            if i == len(candidates) - 1:
+            if last:
                 if errors:
                     log.warning("%s: %s", role, "; ".join(errors))
                 raise
             errors.append(f"{name}: {exc.message}")
-            log.warning(
-                "%s: %s backend failed (%s); falling back to %s", role, name, exc.message, candidates[i + 1]
-            )
-            continue
+            reason = exc.message
         except Exception as exc:  # a runtime failing during warm-up (e.g. TensorRT out of memory)
-            if backend is not None:
-                backend.close()
-            first = first_line(exc)
-            if i == len(candidates) - 1:
+            reason = first_line(exc)
+            if last:
                 raise ModelError(
-                    f"{role} model {path.name} failed on {name}: {first}",
+                    f"{role} model {path.name} failed on {name}: {reason}",
                     "try another device/precision, or --debug for the traceback",
                 ) from exc
-            log.warning(
-                "%s: %s backend failed (%s); falling back to %s", role, name, first, candidates[i + 1]
-            )
-            continue
-        log.info(
-            "%s: %s via %s (%s, %s)%s",
-            role,
-            backend.model_path.name,
-            backend.name,
-            backend.provider,
-            backend.precision,
-            " [auto]" if cfg.backend == "auto" else "",
-        )
-        return backend
+        else:
+            _log_loaded(backend, role, cfg)
+            return backend
+        log.warning("%s: %s backend failed (%s); falling back to %s", role, name, reason, candidates[i + 1])
     raise ModelError(f"no backend could load the {role} model {path}", "; ".join(errors))
+
+
+def _build_backend(
+    name: str, cfg: ModelConfig, path: Path, role: str, cache_dir: Path | None, warmup: bool
+) -> InferenceBackend:
+    """Construct backend `name` and warm it up; what was built is closed again if warm-up fails."""
+    backend = None
+    try:
+        backend = import_backend(name)(cfg, path, role, cache_dir=cache_dir)
+        if warmup:
+            backend.warmup()
+    except Exception:
+        if backend is not None:
+            backend.close()
+        raise
+    return backend
+
+
+def _log_loaded(backend: InferenceBackend, role: str, cfg: ModelConfig) -> None:
+    """One line saying which file, backend, provider and precision a role ended up with."""
+    log.info(
+        "%s: %s via %s (%s, %s)%s",
+        role,
+        backend.model_path.name,
+        backend.name,
+        backend.provider,
+        backend.precision,
+        " [auto]" if cfg.backend == "auto" else "",
+    )

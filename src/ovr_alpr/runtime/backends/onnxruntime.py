@@ -116,36 +116,11 @@ class OnnxRuntimeBackend(InferenceBackend):
         device_id = int(cfg.device.split(":")[1]) if cfg.device.startswith("cuda") else 0
         if session_path is not None:
             load_path = Path(session_path)
-        elif first == TRT_EP:
-            # TensorRT 11 builds strongly typed networks only, so the precision must be in the graph;
-            # INT8 for TensorRT needs symmetric (signed, zero-point 0) Q/DQ
-            quant = options_for(role, symmetric_activations=True) if precision == "int8" else None
-            load_path = derive_onnx(
-                model_path, DerivedSpec(precision, calibration=cfg.calibration, quant=quant, role=role), cache
-            )
         else:
-            if first == CUDA_EP and precision == "int8":
-                log.warning(
-                    "%s: INT8 QDQ models run mostly unfused on the CUDA provider; "
-                    "TensorRT (provider or backend) is the fast INT8 path on GPUs",
-                    role,
-                )
-            load_path = derive_onnx(
-                model_path, DerivedSpec(precision, calibration=cfg.calibration, role=role), cache
-            )
-
-        provider_list: list[Any] = []
-        for p in names:
-            if p == TRT_EP:
-                provider_list.append((p, trt_ep_options(device_id, precision, cache)))
-                self.engine_cache = str(cache / "trt-ep")
-            elif p == CUDA_EP:
-                provider_list.append((p, {"device_id": device_id}))
-            else:
-                provider_list.append(p)
-        self._provider_list = provider_list
+            load_path = self._derived_path(model_path, first, precision, cache)
+        self._provider_list = self._provider_options(names, device_id, precision, cache)
         try:
-            self.session = self._open(load_path, provider_list)
+            self.session = self._open(load_path, self._provider_list)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             if first == TRT_EP:  # e.g. the TensorRT engine build ran out of memory
                 self.session = self._without_tensorrt(load_path, exc)
@@ -156,6 +131,41 @@ class OnnxRuntimeBackend(InferenceBackend):
                     "check that the file is a valid ONNX model",
                 ) from None
         self.model_path = Path(load_path)
+        self._read_session(precision)
+
+    def _derived_path(self, model_path: Path, first: str, precision: str, cache: Path) -> Path:
+        """The file holding `precision` for the first provider (derived once and cached)."""
+        if first == TRT_EP:
+            # TensorRT 11 builds strongly typed networks only, so the precision must be in the graph;
+            # INT8 for TensorRT needs symmetric (signed, zero-point 0) Q/DQ
+            quant = options_for(self.role, symmetric_activations=True) if precision == "int8" else None
+            spec = DerivedSpec(precision, calibration=self.cfg.calibration, quant=quant, role=self.role)
+            return derive_onnx(model_path, spec, cache)
+        if first == CUDA_EP and precision == "int8":
+            log.warning(
+                "%s: INT8 QDQ models run mostly unfused on the CUDA provider; "
+                "TensorRT (provider or backend) is the fast INT8 path on GPUs",
+                self.role,
+            )
+        return derive_onnx(
+            model_path, DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role), cache
+        )
+
+    def _provider_options(self, names: list[str], device_id: int, precision: str, cache: Path) -> list[Any]:
+        """Each provider with its options (device, TensorRT precision and engine cache)."""
+        provider_list: list[Any] = []
+        for p in names:
+            if p == TRT_EP:
+                provider_list.append((p, trt_ep_options(device_id, precision, cache)))
+                self.engine_cache = str(cache / "trt-ep")
+            elif p == CUDA_EP:
+                provider_list.append((p, {"device_id": device_id}))
+            else:
+                provider_list.append(p)
+        return provider_list
+
+    def _read_session(self, precision: str) -> None:
+        """Take the provider, input/output names, shapes, dtype, metadata and precision from the session."""
         self.provider = self.session.get_providers()[0]
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
