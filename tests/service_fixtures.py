@@ -96,7 +96,8 @@ def _pg_bin(name: str) -> str | None:
 class PostgresServer:
     """A throw-away PostgreSQL on 127.0.0.1:`port`; `new_database()` gives each test its own database."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # False: fsync off, as tests need no crash safety (benchmarks pass True)
         self.initdb = _pg_bin("initdb")
         self.pg_ctl = _pg_bin("pg_ctl")
         if not self.initdb or not self.pg_ctl:
@@ -126,10 +127,9 @@ class PostgresServer:
         self._run(
             self.initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync"
         )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
         )
