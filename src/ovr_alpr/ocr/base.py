@@ -26,3 +26,17 @@ class PlateReader(Protocol):
 
 
 READERS: Registry[type] = registry("ocr type")
+
+
+def greedy_spans(best: np.ndarray) -> list[tuple[int, int]]:
+    """Greedy CTC: the (start, end) time steps of each run of one class in the per-step argmax `best`.
+
+    Example:
+        >>> greedy_spans(np.array([0, 3, 3, 0, 5]))
+        [(0, 1), (1, 3), (3, 4), (4, 5)]
+    """
+    new = np.ones(len(best), dtype=bool)
+    new[1:] = best[1:] != best[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(best))
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))

@@ -15,7 +15,7 @@ from ..errors import ModelError
 from ..plate_text.text import PlateText
 from ..runtime.backends.base import InferenceBackend
 from ..runtime.zoo import default_model_path
-from .base import READERS
+from .base import READERS, greedy_spans
 from .variants import DEFAULT_VARIANTS, VARIANTS, crop_variants
 
 # Characters that may appear between plate groups; read, then dropped from the text.
@@ -167,12 +167,8 @@ class PPOCRReader:
         kept = probs @ self._gather  # (T, kept classes)
         best = kept.argmax(axis=1)
         best_p = kept[np.arange(len(best)), best]
-        new = np.ones(len(best), dtype=bool)
-        new[1:] = best[1:] != best[:-1]
-        starts = np.flatnonzero(new)
-        ends = np.append(starts[1:], len(best))
         chars, char_p, alternatives = [], [], []
-        for t0, t1 in zip(starts, ends, strict=True):
+        for t0, t1 in greedy_spans(best):
             cls = best[t0]
             if cls == 0 or not self._is_char[cls]:
                 continue

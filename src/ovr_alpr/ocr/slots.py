@@ -23,7 +23,7 @@ from ..errors import ConfigError, ModelError
 from ..plate_text.text import PlateText
 from ..runtime.backends.base import InferenceBackend
 from ..runtime.zoo import default_model_path
-from .base import READERS
+from .base import READERS, greedy_spans
 
 FAST_PLATE_OCR_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
@@ -241,12 +241,8 @@ class FixedSlotReader:
         is its best step's, its alternatives the best other classes over its steps."""
         p = np.where(self._allowed[None, :], probs, 0.0)
         best = p.argmax(axis=1)
-        new = np.ones(len(best), dtype=bool)
-        new[1:] = best[1:] != best[:-1]
-        starts = np.flatnonzero(new)
-        ends = np.append(starts[1:], len(best))
         chars, char_p, alternatives = [], [], []
-        for t0, t1 in zip(starts, ends, strict=True):
+        for t0, t1 in greedy_spans(best):
             cls = best[t0]
             if cls == self._pad:
                 continue
