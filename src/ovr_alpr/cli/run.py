@@ -96,7 +96,8 @@ def register(app: typer.Typer) -> None:
         sink: list[str] = typer.Option(
             None,
             "--sink",
-            help="jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC (repeatable)",
+            help="jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC, webhook:URL "
+            "(repeatable)",
         ),
         camera_id: str = typer.Option(None, "--camera-id", help="camera id put in events"),
         site: str = typer.Option(None, "--site", help="site id put in events"),

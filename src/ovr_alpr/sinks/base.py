@@ -115,5 +115,5 @@ def parse_sink_spec(spec: str) -> SinkConfig:
             return config
     raise ConfigError(
         f"cannot parse sink {masked(spec)!r}",
-        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
+        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC or webhook:https://HOST/PATH",
     )
