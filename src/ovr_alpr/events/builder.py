@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from ..config import EventsConfig, NodeConfig
+from ..config import CameraConfig, EventsConfig, NodeConfig
 from ..plate_text.normalize import PlateNormalizer
 from ..plate_text.text import PlateText
 from ..track.state import TrackState
@@ -80,6 +80,7 @@ class EventBuilder:
         node: site and host stamped on every event.
         crops: where best-shot crops are saved.
         rois: camera id -> its region of interest, reported in the event's extras.
+        cameras: the camera configs, for their zones (region hints) and direction lines.
     """
 
     def __init__(
@@ -88,17 +89,23 @@ class EventBuilder:
         node: NodeConfig,
         crops: CropStore,
         rois: dict[str, tuple[int, int, int, int] | None] | None = None,
+        cameras: list[CameraConfig] | None = None,
     ) -> None:
         self.normalizer = PlateNormalizer(cfg)
         self.dedup = Deduplicator(cfg.dedup_similarity, cfg.dedup_window_s)
         self.crops = crops
         self.node = NodeInfo(site=node.site, host=node.host)
         self.rois = rois or {}
+        self._with_lines = {c.id for c in cameras or [] if c.lines}
+        self._zone_regions = {
+            (c.id, z.name): z.region for c in cameras or [] for z in c.zones if z.region is not None
+        }
         self.counters = EventCounters()
 
     def build(self, state: TrackState, read: PlateText) -> PlateEvent | None:
         """The event for a final read, or None if it is invalid for every region or a duplicate."""
-        norm = self.normalizer(read)
+        hint = next((r for z in state.zones if (r := self._zone_regions.get((state.camera_id, z)))), None)
+        norm = self.normalizer(read, region_hint=hint)
         if not norm.valid:
             self.counters.invalid += 1
             log.debug("track %s: %r matches no region, dropped", state.track_id, norm.text)
@@ -130,7 +137,8 @@ class EventBuilder:
             node=self.node,
             extras={
                 "roi": list(self.rois.get(state.camera_id) or []) or None,
-                "direction": state.direction,
+                **self._direction(state),
+                "zones": list(state.zones),
                 "quality_score": round(shot.quality, 4),
                 "frame_number": shot.frame_index,
                 "bbox": [x1, y1, x2, y2],
@@ -140,6 +148,23 @@ class EventBuilder:
                 else [round(float(v), 1) for v in state.vehicle_xyxy],
             },
         )
+
+    def _direction(self, state: TrackState) -> dict:
+        """`direction`: `in`/`out` from the crossed line when the camera has lines (None if it crossed
+        none), else the 4-way guess; `heading_deg` from the smoothed path (at the crossing, if any)."""
+        crossing = state.crossing
+        if crossing is not None:
+            return {
+                "direction": crossing.direction,
+                "line": crossing.line,
+                "heading_deg": crossing.heading_deg,
+            }
+        lines = state.camera_id in self._with_lines
+        return {
+            "direction": None if lines else state.direction,
+            "line": None,
+            "heading_deg": state.heading_deg(),
+        }
 
     @staticmethod
     def stamp_latency(event: PlateEvent, captured_monotonic: float) -> PlateEvent:

@@ -20,7 +20,7 @@ from ..ocr import PlateReader, build_reader
 from ..ocr.policy import OcrPolicy
 from ..plate_text.text import PlateText
 from ..sinks import SinkSet, build_sinks
-from ..sinks.base import Sink
+from ..sinks.base import Sink, sink_name
 from ..sources import detect_kind, open_source
 from ..sources.base import FrameSource
 from ..timing import StageTimer
@@ -80,8 +80,10 @@ class Pipeline:
                 cfg.node,
                 CropStore(Path(cfg.output_dir), cfg.save_crops),
                 {c.id: c.roi for c in cfg.cameras},
+                cfg.cameras,
             )
             self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
+            self.routes = EventRoutes(cfg)
         except BaseException:  # a bad model or Ctrl-C while loading: stop the live readers started above
             for source in sources:
                 source.close()
@@ -111,7 +113,7 @@ class Pipeline:
             return []
         with self.timer.stage("publish"):
             event = EventBuilder.stamp_latency(event, captured_monotonic)
-            self.sinks.publish(event)
+            self.sinks.publish(event, self.routes.acceptor(event))
         self.counters.events += 1
         log.info(
             "plate %s camera=%s track=%s conf=%.2f frame=%s",
@@ -263,6 +265,39 @@ class Pipeline:
         summary["corrupt_frames"] = sum(s.corrupt_frames for s in sources.values())
         summary["dropped_frames"] = sum(s.dropped_frames for s in sources.values())
         return summary
+
+
+class EventRoutes:
+    """Which sinks take an event: each sink's `only` filter, and the `sinks` lists of the zones it entered.
+
+    A zone's list restricts its events to the named sinks; an event in several zones goes to the union
+    of their lists (to every sink when one of its zones has no list). Sinks are matched by name
+    (`sink_name`); sinks given to `Pipeline` directly have no filter of their own.
+    """
+
+    def __init__(self, cfg: AppConfig) -> None:
+        self._filters = {sink_name(s): s.only for s in cfg.sinks if s.only is not None}
+        self._zone_sinks = {
+            (cam.id, z.name): set(z.sinks) for cam in cfg.cameras for z in cam.zones if z.sinks is not None
+        }
+
+    def acceptor(self, event: PlateEvent) -> Callable[[str], bool] | None:
+        """A test on sink names for this event; None when every sink takes it."""
+        if not (self._filters or self._zone_sinks):
+            return None
+        zones = list(event.extras.get("zones") or [])
+        direction = event.extras.get("direction")
+        allowed: set[str] | None = None
+        if zones and all((event.camera_id, z) in self._zone_sinks for z in zones):
+            allowed = set().union(*(self._zone_sinks[(event.camera_id, z)] for z in zones))
+
+        def accept(name: str) -> bool:
+            if allowed is not None and name not in allowed:
+                return False
+            only = self._filters.get(name)
+            return only is None or only.accepts(event.camera_id, direction, zones)
+
+        return accept
 
 
 def _open(cam: CameraConfig, fail_fast: bool) -> FrameSource:

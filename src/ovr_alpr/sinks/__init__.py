@@ -6,7 +6,7 @@ Broker and webhook sinks keep undelivered events in an on-disk spool (`out/spool
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -90,9 +90,11 @@ class SinkSet:
     def __iter__(self) -> Iterator[Sink]:
         return iter(self.sinks)
 
-    def publish(self, event: PlateEvent) -> None:
-        """Give the event to every sink."""
+    def publish(self, event: PlateEvent, accept: Callable[[str], bool] | None = None) -> None:
+        """Give the event to every sink (whose name `accept` takes, when given)."""
         for sink in self.sinks:
+            if accept is not None and not accept(sink.name):
+                continue
             try:
                 sink.publish(event)
             except Exception:
