@@ -344,6 +344,23 @@ class LineConfig(_Strict):
         return value
 
 
+class ImagesConfig(_Strict):
+    """Which pictures are saved with each event, beside its plate crop (`save_crops: false` saves none).
+
+    Attributes:
+        vehicle: save the vehicle (its box in vehicle-first mode, else a region around the plate), from
+            the best shot's frame, at full resolution (`images.vehicle_url`).
+        frame: save the best shot's whole frame (`images.frame_url`).
+        jpeg_quality: JPEG quality of the vehicle and frame pictures.
+        max_side_px: a picture larger than this on its longest side is scaled down to it (None = never).
+    """
+
+    vehicle: bool = True
+    frame: bool = True
+    jpeg_quality: int = Field(default=85, ge=10, le=100)
+    max_side_px: int | None = Field(default=1280, ge=64)
+
+
 class CameraConfig(_Strict):
     """One video source.
 
@@ -371,6 +388,9 @@ class CameraConfig(_Strict):
     )
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
+    )
+    images: ImagesConfig = Field(
+        default_factory=ImagesConfig, description="vehicle and frame pictures saved with each event"
     )
     zones: list[ZoneConfig] = Field(
         default_factory=list,

@@ -136,7 +136,6 @@ def test_zone_min_plate_width(tmp_path, clip):
 
 
 def test_sinks_filtered_by_direction_and_zone_lists(tmp_path, clip):
-    _, manifest = clip
     sinks = [
         {
             "type": "jsonl",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import cv2
 
-from ..config import CameraConfig, EventsConfig, NodeConfig
+from ..config import CameraConfig, EventsConfig, ImagesConfig, NodeConfig
+from ..imaging import fit_longest_side
 from ..plate_text.normalize import PlateNormalizer
 from ..plate_text.text import PlateText
 from ..track.state import TrackState
@@ -28,7 +30,8 @@ class EventCounters:
 
 
 class CropStore:
-    """Saves best-shot plate crops as `OUT/crops/YYYY-MM-DD/<camera>/<event_id>.jpg` (never overwritten).
+    """Saves best-shot pictures as `OUT/crops/YYYY-MM-DD/<camera>/<event_id><suffix>.jpg` (never overwritten):
+    the plate crop (no suffix), the vehicle (`-vehicle`) and the whole frame (`-frame`).
 
     A crop that cannot be saved (read-only or full disk, a file where a folder should be) is logged,
     counted in `failures`, and the event goes out without it: a missing picture never costs an event.
@@ -44,17 +47,32 @@ class CropStore:
         self.params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         self.failures = 0
 
-    def save(self, event_id: str, camera_id: str, day: str, crop) -> str | None:
+    def save(
+        self,
+        event_id: str,
+        camera_id: str,
+        day: str,
+        crop,
+        suffix: str = "",
+        jpeg_quality: int | None = None,
+        max_side_px: int | None = None,
+    ) -> str | None:
+        """Write one picture; its path, or None when disabled, empty or not written (a warning)."""
         if not self.enabled or crop is None or crop.size == 0:
             return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", suffix):
+            raise ValueError(f"bad picture suffix {suffix!r}")
         root = self.root.resolve()
         folder = (root / day / camera_id).resolve()
         if not folder.is_relative_to(root) or folder == root:
             return self._failed(f"camera id {camera_id!r} would put it outside {root}", event_id)
-        path = folder / f"{event_id}.jpg"
+        path = folder / f"{event_id}{suffix}.jpg"
+        if not path.resolve().is_relative_to(root):
+            return self._failed(f"event id {event_id!r} would put it outside {root}", event_id)
+        params = self.params if jpeg_quality is None else [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            written = cv2.imwrite(str(path), crop, self.params)
+            written = cv2.imwrite(str(path), fit_longest_side(crop, max_side_px), params)
         except OSError as exc:
             return self._failed(f"{exc.strerror or exc} ({exc.filename or folder})", event_id)
         except cv2.error as exc:
@@ -66,7 +84,7 @@ class CropStore:
     def _failed(self, why: str, event_id: str) -> None:
         self.failures += 1
         level = logging.WARNING if self.failures <= self.warn_limit else logging.DEBUG
-        log.log(level, "plate crop of event %s not saved: %s; publishing the event without it", event_id, why)
+        log.log(level, "picture of event %s not saved: %s; publishing the event without it", event_id, why)
         if self.failures == self.warn_limit:
             log.warning("further crop failures are logged at DEBUG level (counted in stats: crop_failures)")
         return None
@@ -97,6 +115,7 @@ class EventBuilder:
         self.node = NodeInfo(site=node.site, host=node.host)
         self.rois = rois or {}
         self._with_lines = {c.id for c in cameras or [] if c.lines}
+        self._images = {c.id: c.images for c in cameras or []}
         self._zone_regions = {
             (c.id, z.name): z.region for c in cameras or [] for z in c.zones if z.region is not None
         }
@@ -119,6 +138,15 @@ class EventBuilder:
         event_id = uuid.uuid4().hex
         day = shot.captured_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
         plate_url = self.crops.save(event_id, state.camera_id, day, shot.crop)
+        images = self._images.get(state.camera_id) or ImagesConfig(vehicle=False, frame=False)
+        pictures = {"jpeg_quality": images.jpeg_quality, "max_side_px": images.max_side_px}
+        vehicle_url = frame_url = None
+        if images.vehicle:
+            vehicle_url = self.crops.save(
+                event_id, state.camera_id, day, shot.vehicle_crop, "-vehicle", **pictures
+            )
+        if images.frame:
+            frame_url = self.crops.save(event_id, state.camera_id, day, shot.frame, "-frame", **pictures)
         x1, y1, x2, y2 = (round(float(v), 1) for v in shot.xyxy)
         return PlateEvent(
             event_id=event_id,
@@ -132,7 +160,7 @@ class EventBuilder:
                 region=norm.region,
             ),
             vehicle=VehicleInfo(type=state.vehicle_type),
-            images=ImageRefs(plate_url=plate_url),
+            images=ImageRefs(plate_url=plate_url, vehicle_url=vehicle_url, frame_url=frame_url),
             latency_ms=None,
             node=self.node,
             extras={

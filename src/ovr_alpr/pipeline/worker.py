@@ -13,6 +13,7 @@ from ..config import CameraConfig, QualityConfig, TrackerConfig
 from ..detect.plates import PlateFinder
 from ..errors import ConfigError
 from ..events.model import PlateEvent
+from ..imaging import crop_box, fit_longest_side, vehicle_region
 from ..ocr import PlateReader
 from ..ocr.crops import crop_plate, quality_score
 from ..ocr.policy import OcrPolicy
@@ -108,6 +109,9 @@ class CameraWorker:
             else stages.policy
         )
         self.tracks: dict[int, TrackState] = {}
+        # Pictures kept with each read shot (a track keeps only its best shot's).
+        self.keep_vehicle = cam.images.vehicle
+        self.keep_frame = cam.images.frame
         self.geometry: CameraGeometry | None = None  # zones, masks, lines in px; built at the first frame
         self._geometry_size: tuple[int, int] | None = None
         self.step = 0  # processed frames, the tracker's clock
@@ -213,6 +217,7 @@ class CameraWorker:
     def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
         st, c = self.stages, self.stages.counters
         due: list[tuple[TrackState, Shot]] = []
+        small_frame: np.ndarray | None = None
         for ob in observations:
             c.plate_observations += 1
             cx, cy = (
@@ -236,6 +241,8 @@ class CameraWorker:
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
             if self.policy.wants_read(state, quality, self.step):
+                if self.keep_frame and small_frame is None:  # one copy per frame, shared by its shots
+                    small_frame = fit_longest_side(frame.image, self.cam.images.max_side_px).copy()
                 due.append(
                     (
                         state,
@@ -247,6 +254,8 @@ class CameraWorker:
                             frame.index,
                             frame.captured_at,
                             frame.captured_monotonic,
+                            vehicle_crop=self._vehicle_crop(frame.image, ob) if self.keep_vehicle else None,
+                            frame=small_frame,
                         ),
                     )
                 )
@@ -265,6 +274,13 @@ class CameraWorker:
             ):
                 published += self.emit(state, state.final, frame.captured_monotonic)
         return published
+
+    @staticmethod
+    def _vehicle_crop(image: np.ndarray, ob: _Observation) -> np.ndarray:
+        if ob.vehicle_xyxy is not None:
+            return crop_box(image, ob.vehicle_xyxy, 0.0, 0.0).copy()
+        x1, y1, x2, y2 = vehicle_region(ob.plate_xyxy, (image.shape[1], image.shape[0]))
+        return image[y1:y2, x1:x2].copy()
 
     def _move(self, state: TrackState, anchor, frame_index: int) -> None:
         """Extend the track's path; note the zones it enters and the lines its smoothed path crosses."""

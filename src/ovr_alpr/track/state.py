@@ -24,6 +24,10 @@ class Shot:
     frame_index: int
     captured_at: datetime
     captured_monotonic: float
+    #: The vehicle at full resolution (vehicle box, else a region around the plate), when kept.
+    vehicle_crop: np.ndarray | None = None
+    #: The whole frame, scaled down to the camera's `images.max_side_px`, when kept.
+    frame: np.ndarray | None = None
 
 
 #: Path points kept per track (a bounded window: memory stays flat however long a track lives).
