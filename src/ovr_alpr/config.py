@@ -392,6 +392,9 @@ class CameraConfig(_Strict):
     images: ImagesConfig = Field(
         default_factory=ImagesConfig, description="vehicle and frame pictures saved with each event"
     )
+    vehicle_colour: bool = Field(
+        default=True, description="estimate vehicle.color from the best shot (null when unsure)"
+    )
     zones: list[ZoneConfig] = Field(
         default_factory=list,
         description="polygons where plates count; with any set, a plate outside all of them is ignored",

@@ -12,6 +12,7 @@ import pytest
 
 from ovr_alpr.config import CameraConfig
 from ovr_alpr.detect.plates import PlateFinder
+from ovr_alpr.events.colour import PALETTE
 from ovr_alpr.imaging import vehicle_region
 from ovr_alpr.pipeline import Pipeline
 from ovr_alpr.pipeline.config import AppConfig
@@ -124,11 +125,14 @@ def test_vehicle_and_frame_pictures_are_saved_beside_the_plate_crop(tmp_path, cl
         assert frame.shape[:2] == (manifest.height_px, manifest.width_px)  # under the 1280 px cap
         # plate-first: a region around the plate, well larger than the plate
         assert vehicle.shape[1] > 2 * plate.shape[1] and vehicle.shape[0] > 2 * plate.shape[0]
+        # colour is estimated from the same region (None when unsure, never a guess)
+        assert event.vehicle.color in (*PALETTE, None) and 0 < event.extras["colour_share"] <= 1
 
 
 def test_switches_quality_and_size_cap(tmp_path, clip):
-    off = _run(tmp_path / "off", clip, images={"vehicle": False, "frame": False})
+    off = _run(tmp_path / "off", clip, images={"vehicle": False, "frame": False}, vehicle_colour=False)
     assert all(e.images.plate_url and not e.images.vehicle_url and not e.images.frame_url for e in off.events)
+    assert all(e.vehicle.color is None and e.extras["colour_share"] is None for e in off.events)
     small = _run(tmp_path / "small", clip, images={"max_side_px": 200, "jpeg_quality": 30})
     big = _run(tmp_path / "big", clip, images={"max_side_px": 200, "jpeg_quality": 95})
     for s_event, b_event in zip(small.events, big.events, strict=True):

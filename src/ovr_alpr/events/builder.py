@@ -11,12 +11,14 @@ from datetime import timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ..config import CameraConfig, EventsConfig, ImagesConfig, NodeConfig
 from ..imaging import fit_longest_side
 from ..plate_text.normalize import PlateNormalizer
 from ..plate_text.text import PlateText
 from ..track.state import TrackState
+from .colour import vehicle_colour
 from .dedup import Deduplicator
 from .model import ImageRefs, NodeInfo, PlateEvent, PlateInfo, VehicleInfo
 
@@ -116,6 +118,7 @@ class EventBuilder:
         self.rois = rois or {}
         self._with_lines = {c.id for c in cameras or [] if c.lines}
         self._images = {c.id: c.images for c in cameras or []}
+        self._colour = {c.id for c in cameras or [] if c.vehicle_colour}
         self._zone_regions = {
             (c.id, z.name): z.region for c in cameras or [] for z in c.zones if z.region is not None
         }
@@ -147,6 +150,7 @@ class EventBuilder:
             )
         if images.frame:
             frame_url = self.crops.save(event_id, state.camera_id, day, shot.frame, "-frame", **pictures)
+        colour, colour_share = self._vehicle_colour(state.camera_id, shot)
         x1, y1, x2, y2 = (round(float(v), 1) for v in shot.xyxy)
         return PlateEvent(
             event_id=event_id,
@@ -159,7 +163,7 @@ class EventBuilder:
                 confidence=round(read.confidence, 4),
                 region=norm.region,
             ),
-            vehicle=VehicleInfo(type=state.vehicle_type),
+            vehicle=VehicleInfo(type=state.vehicle_type, color=colour),
             images=ImageRefs(plate_url=plate_url, vehicle_url=vehicle_url, frame_url=frame_url),
             latency_ms=None,
             node=self.node,
@@ -171,11 +175,19 @@ class EventBuilder:
                 "frame_number": shot.frame_index,
                 "bbox": [x1, y1, x2, y2],
                 "ocr_attempts": state.attempts,
+                "colour_share": colour_share,
                 "vehicle_bbox": None
                 if state.vehicle_xyxy is None
                 else [round(float(v), 1) for v in state.vehicle_xyxy],
             },
         )
+
+    def _vehicle_colour(self, camera_id: str, shot) -> tuple[str | None, float | None]:
+        """(colour or None, its share of body pixels) from the best shot; (None, None) when not estimated."""
+        if camera_id not in self._colour or shot.vehicle_crop is None or shot.vehicle_crop_xyxy is None:
+            return None, None
+        ox, oy = shot.vehicle_crop_xyxy[:2]
+        return vehicle_colour(shot.vehicle_crop, shot.xyxy - np.array([ox, oy, ox, oy], dtype=np.float32))
 
     def _direction(self, state: TrackState) -> dict:
         """`direction`: `in`/`out` from the crossed line when the camera has lines (None if it crossed

@@ -13,7 +13,7 @@ from ..config import CameraConfig, QualityConfig, TrackerConfig
 from ..detect.plates import PlateFinder
 from ..errors import ConfigError
 from ..events.model import PlateEvent
-from ..imaging import crop_box, fit_longest_side, vehicle_region
+from ..imaging import fit_longest_side, vehicle_region
 from ..ocr import PlateReader
 from ..ocr.crops import crop_plate, quality_score
 from ..ocr.policy import OcrPolicy
@@ -110,7 +110,7 @@ class CameraWorker:
         )
         self.tracks: dict[int, TrackState] = {}
         # Pictures kept with each read shot (a track keeps only its best shot's).
-        self.keep_vehicle = cam.images.vehicle
+        self.keep_vehicle = cam.images.vehicle or cam.vehicle_colour
         self.keep_frame = cam.images.frame
         self.geometry: CameraGeometry | None = None  # zones, masks, lines in px; built at the first frame
         self._geometry_size: tuple[int, int] | None = None
@@ -243,6 +243,9 @@ class CameraWorker:
             if self.policy.wants_read(state, quality, self.step):
                 if self.keep_frame and small_frame is None:  # one copy per frame, shared by its shots
                     small_frame = fit_longest_side(frame.image, self.cam.images.max_side_px).copy()
+                vehicle_crop, vehicle_box = (
+                    self._vehicle_crop(frame.image, ob) if self.keep_vehicle else (None, None)
+                )
                 due.append(
                     (
                         state,
@@ -254,7 +257,8 @@ class CameraWorker:
                             frame.index,
                             frame.captured_at,
                             frame.captured_monotonic,
-                            vehicle_crop=self._vehicle_crop(frame.image, ob) if self.keep_vehicle else None,
+                            vehicle_crop=vehicle_crop,
+                            vehicle_crop_xyxy=vehicle_box,
                             frame=small_frame,
                         ),
                     )
@@ -276,11 +280,20 @@ class CameraWorker:
         return published
 
     @staticmethod
-    def _vehicle_crop(image: np.ndarray, ob: _Observation) -> np.ndarray:
+    def _vehicle_crop(image: np.ndarray, ob: _Observation) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The vehicle (its box, else the region around its plate) and where it was cut from."""
+        size = (image.shape[1], image.shape[0])
         if ob.vehicle_xyxy is not None:
-            return crop_box(image, ob.vehicle_xyxy, 0.0, 0.0).copy()
-        x1, y1, x2, y2 = vehicle_region(ob.plate_xyxy, (image.shape[1], image.shape[0]))
-        return image[y1:y2, x1:x2].copy()
+            x1, y1, x2, y2 = ob.vehicle_xyxy
+            box = (
+                max(0, int(x1)),
+                max(0, int(y1)),
+                min(size[0], int(np.ceil(x2))),
+                min(size[1], int(np.ceil(y2))),
+            )
+        else:
+            box = vehicle_region(ob.plate_xyxy, size)
+        return image[box[1] : box[3], box[0] : box[2]].copy(), box
 
     def _move(self, state: TrackState, anchor, frame_index: int) -> None:
         """Extend the track's path; note the zones it enters and the lines its smoothed path crosses."""

@@ -26,6 +26,8 @@ class Shot:
     captured_monotonic: float
     #: The vehicle at full resolution (vehicle box, else a region around the plate), when kept.
     vehicle_crop: np.ndarray | None = None
+    #: Where `vehicle_crop` was cut from the frame (x1, y1, x2, y2 px).
+    vehicle_crop_xyxy: tuple[int, int, int, int] | None = None
     #: The whole frame, scaled down to the camera's `images.max_side_px`, when kept.
     frame: np.ndarray | None = None
 
