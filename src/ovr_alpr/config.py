@@ -456,6 +456,20 @@ class QualityConfig(_Strict):
     idle_stride: int = Field(default=3, ge=1, description="process every Nth frame while no plate is tracked")
 
 
+class RetentionConfig(_Strict):
+    """How long saved pictures (plate crops, vehicles, frames under `OUT/crops`) are kept, and how much disk
+    they may use; the oldest go first. Checked while pictures are saved, at most every `check_every_s`.
+
+    Attributes:
+        max_age_days: day folders older than this are deleted (None = keep forever).
+        max_disk_mb: when the pictures use more than this, the oldest files are deleted until they fit.
+    """
+
+    max_age_days: float | None = Field(default=None, gt=0)
+    max_disk_mb: float | None = Field(default=None, gt=0)
+    check_every_s: float = Field(default=60.0, ge=0)
+
+
 class NodeConfig(_Strict):
     site: str = "default"
     host: str = Field(default_factory=socket.gethostname)

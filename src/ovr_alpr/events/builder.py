@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import stat
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..config import CameraConfig, EventsConfig, ImagesConfig, NodeConfig
+from ..config import CameraConfig, EventsConfig, ImagesConfig, NodeConfig, RetentionConfig
 from ..imaging import fit_longest_side
 from ..plate_text.normalize import PlateNormalizer
 from ..plate_text.text import PlateText
@@ -43,11 +46,72 @@ class CropStore:
     #: Failures logged as warnings before further ones go to DEBUG (a full disk fails every crop).
     warn_limit = 5
 
-    def __init__(self, output_dir: Path, enabled: bool = True, jpeg_quality: int = 92) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        enabled: bool = True,
+        jpeg_quality: int = 92,
+        retention: RetentionConfig | None = None,
+    ) -> None:
         self.root = Path(output_dir) / "crops"
         self.enabled = enabled
         self.params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         self.failures = 0
+        self.retention = retention or RetentionConfig()
+        self.pruned = 0  # files deleted by retention
+        self._next_prune = 0.0
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete pictures past `retention.max_age_days`, then the oldest until `max_disk_mb` fits.
+
+        Only regular files under `OUT/crops` are deleted (links are not followed); returns how many.
+        """
+        keep = self.retention
+        root = self.root
+        if (keep.max_age_days is None and keep.max_disk_mb is None) or not root.is_dir():
+            return 0
+        now = now or datetime.now(timezone.utc)
+        files: list[tuple[float, int, Path]] = []
+        removed = 0
+        for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    info = path.lstat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    files.append((info.st_mtime, info.st_size, path))
+        cutoff = None if keep.max_age_days is None else (now - timedelta(days=keep.max_age_days)).timestamp()
+        budget = None if keep.max_disk_mb is None else keep.max_disk_mb * 1024 * 1024
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        for mtime, size, path in files:
+            too_old = cutoff is not None and mtime < cutoff
+            too_big = budget is not None and total > budget
+            if not (too_old or too_big):
+                break  # sorted oldest first: the rest are newer and fit
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.warning("retention: cannot delete %s: %s", path, exc.strerror or exc)
+                continue
+            removed += 1
+            total -= size
+        for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
+            if Path(dirpath) != root:
+                with contextlib.suppress(OSError):
+                    Path(dirpath).rmdir()  # only succeeds when empty
+        if removed:
+            log.info("retention: deleted %d old picture(s) from %s", removed, root)
+        self.pruned += removed
+        return removed
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + self.retention.check_every_s
+            self.prune()
 
     def save(
         self,
@@ -62,6 +126,7 @@ class CropStore:
         """Write one picture; its path, or None when disabled, empty or not written (a warning)."""
         if not self.enabled or crop is None or crop.size == 0:
             return None
+        self._maybe_prune()
         if not re.fullmatch(r"[A-Za-z0-9_-]*", suffix):
             raise ValueError(f"bad picture suffix {suffix!r}")
         root = self.root.resolve()

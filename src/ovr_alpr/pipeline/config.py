@@ -21,6 +21,7 @@ from ..config import (
     OcrConfig,
     PlateDetectorConfig,
     QualityConfig,
+    RetentionConfig,
     SinkConfig,
     StrictConfig,
     TrackerConfig,
@@ -68,6 +69,9 @@ class AppConfig(StrictConfig):
     node: NodeConfig = Field(default_factory=NodeConfig)
     output_dir: str = "out"
     save_crops: bool = True
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="age and disk budget of the saved pictures"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stats_interval_s: float = Field(default=10.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)

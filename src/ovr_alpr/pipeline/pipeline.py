@@ -78,7 +78,7 @@ class Pipeline:
             self.events = EventBuilder(
                 cfg.events,
                 cfg.node,
-                CropStore(Path(cfg.output_dir), cfg.save_crops),
+                CropStore(Path(cfg.output_dir), cfg.save_crops, retention=cfg.retention),
                 {c.id: c.roi for c in cfg.cameras},
                 cfg.cameras,
             )
