@@ -389,6 +389,12 @@ class CameraConfig(_Strict):
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )
+    main_source: str | None = Field(
+        default=None,
+        description="the camera's high-resolution main stream (same scene as `source`, the sub-stream): "
+        "detection and tracking run on `source`, plate crops for OCR are cut from this stream's frame "
+        "nearest in time",
+    )
     images: ImagesConfig = Field(
         default_factory=ImagesConfig, description="vehicle and frame pictures saved with each event"
     )

@@ -146,8 +146,9 @@ def _paths_from(data: dict[str, Any], base: Path) -> dict[str, Any]:
         if key in data:
             data[key] = rebase(data[key])
     for camera in data.get("cameras") or []:
-        if isinstance(camera, dict) and "source" in camera:
-            camera["source"] = rebase_source(camera["source"])
+        for key in ("source", "main_source"):
+            if isinstance(camera, dict) and isinstance(camera.get(key), str):
+                camera[key] = rebase_source(camera[key])
     for sink in data.get("sinks") or []:
         if isinstance(sink, dict):
             for key in ("path", "spool_dir"):

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..sources.base import FrameSource
 from ..timing import StageTimer
 from ..track.state import TrackState
 from .config import AppConfig
+from .mainstream import MainStream
 from .worker import CameraWorker, Counters, Stages
 
 log = logging.getLogger(__name__)
@@ -63,16 +65,23 @@ class Pipeline:
         self.on_event: list[Callable[[PlateEvent], None]] = []
         # sources first: a wrong path fails in a second, before minutes of model loading
         sources: list[FrameSource] = []
+        mains: dict[str, MainStream] = {}
         try:
             for cam in cfg.cameras:
-                sources.append(_open(cam, cfg.fail_fast))
+                start = datetime.now(timezone.utc)  # a file and its main-stream file share one clock
+                sources.append(_open(cam, cfg.fail_fast, start))
+                if cam.main_source:
+                    main_cam = cam.model_copy(
+                        update={"source": cam.main_source, "frame_skip": 0, "target_fps": None}
+                    )
+                    mains[cam.id] = MainStream(_open(main_cam, cfg.fail_fast, start))
             self.finder = finder or build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
             self.finder.timer = self.timer
             self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
             self.policy = OcrPolicy(cfg.ocr)
             stages = Stages(self.finder, self.reader, self.policy, self.timer, self.counters)
             self._workers = [
-                CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit)
+                CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit, mains.get(cam.id))
                 for cam, source in zip(cfg.cameras, sources, strict=True)
             ]
             self.events = EventBuilder(
@@ -85,7 +94,7 @@ class Pipeline:
             self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
             self.routes = EventRoutes(cfg)
         except BaseException:  # a bad model or Ctrl-C while loading: stop the live readers started above
-            for source in sources:
+            for source in [*sources, *(m.source for m in mains.values())]:
                 source.close()
             raise
         self.collect_events = collect_events
@@ -103,6 +112,8 @@ class Pipeline:
         for worker in self._workers:
             if worker.live:
                 worker.source.close()
+            if worker.main is not None and worker.main.source.is_live:
+                worker.main.close()
 
     def emit(self, state: TrackState, read: PlateText, captured_monotonic: float) -> list[PlateEvent]:
         """Build the track's event, publish it to the sinks and the `on_event` callbacks."""
@@ -300,11 +311,15 @@ class EventRoutes:
         return accept
 
 
-def _open(cam: CameraConfig, fail_fast: bool) -> FrameSource:
+def _open(cam: CameraConfig, fail_fast: bool, start: datetime | None = None) -> FrameSource:
     """Open a camera's source; a live one that is down at start is retried unless `fail_fast`."""
     kind = detect_kind(cam.source)
-    live_options = {"fail_fast": fail_fast} if kind in ("stream", "camera") else {}
-    return open_source(cam, kind=kind, **live_options)
+    options: dict[str, Any] = {}
+    if kind in ("stream", "camera"):
+        options["fail_fast"] = fail_fast
+    elif kind == "file" and start is not None:
+        options["start_time"] = start
+    return open_source(cam, kind=kind, **options)
 
 
 def _sink_stats(sink: Sink) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..track import Tracker, build_tracker
 from ..track.state import Crossing, Shot, TrackState
 from ..track.zones import CameraGeometry
 from ..types import Detections, Frame
+from .mainstream import MainStream
 
 
 @dataclass
@@ -89,8 +90,10 @@ class CameraWorker:
         tracker_cfg: TrackerConfig,
         quality: QualityConfig,
         emit: Emit,
+        main: MainStream | None = None,
     ) -> None:
         self.cam = cam
+        self.main = main
         self.source = source
         self.stages = stages
         self.quality = quality
@@ -241,6 +244,9 @@ class CameraWorker:
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
             if self.policy.wants_read(state, quality, self.step):
+                if self.main is not None:  # read the plate at the main stream's resolution
+                    main_crop = self.main.plate_crop(frame, ob.plate_xyxy)
+                    crop = crop if main_crop is None or main_crop.size == 0 else main_crop
                 if self.keep_frame and small_frame is None:  # one copy per frame, shared by its shots
                     small_frame = fit_longest_side(frame.image, self.cam.images.max_side_px).copy()
                 vehicle_crop, vehicle_box = (
@@ -343,6 +349,8 @@ class CameraWorker:
         """End of stream: every open track ends now."""
         out = self._end_lost_tracks(None, all_tracks=True)
         self.source.close()
+        if self.main is not None:
+            self.main.close()
         return out
 
 
