@@ -159,5 +159,5 @@ def test_a_failed_picture_is_a_warning_and_the_event_still_goes_out(tmp_path, cl
         result = _run(tmp_path, clip)
     assert len(result.events) == 2
     assert all(e.images.plate_url is None and e.images.frame_url is None for e in result.events)
-    assert result.stats["crop_failures"] == 6
+    assert result.stats["crop_failures"] == 2 and result.stats["picture_failures"] == 4
     assert "not saved" in caplog.text

@@ -56,7 +56,8 @@ class CropStore:
         self.root = Path(output_dir) / "crops"
         self.enabled = enabled
         self.params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-        self.failures = 0
+        self.failures = 0  # plate crops not saved
+        self.picture_failures = 0  # vehicle and frame pictures not saved
         self.retention = retention or RetentionConfig()
         self.pruned = 0  # files deleted by retention
         self._next_prune = 0.0
@@ -132,28 +133,37 @@ class CropStore:
         root = self.root.resolve()
         folder = (root / day / camera_id).resolve()
         if not folder.is_relative_to(root) or folder == root:
-            return self._failed(f"camera id {camera_id!r} would put it outside {root}", event_id)
+            return self._failed(f"camera id {camera_id!r} would put it outside {root}", event_id, suffix)
         path = folder / f"{event_id}{suffix}.jpg"
         if not path.resolve().is_relative_to(root):
-            return self._failed(f"event id {event_id!r} would put it outside {root}", event_id)
+            return self._failed(f"event id {event_id!r} would put it outside {root}", event_id, suffix)
         params = self.params if jpeg_quality is None else [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         try:
             folder.mkdir(parents=True, exist_ok=True)
             written = cv2.imwrite(str(path), fit_longest_side(crop, max_side_px), params)
         except OSError as exc:
-            return self._failed(f"{exc.strerror or exc} ({exc.filename or folder})", event_id)
+            return self._failed(f"{exc.strerror or exc} ({exc.filename or folder})", event_id, suffix)
         except cv2.error as exc:
-            return self._failed(str(exc).strip().splitlines()[-1], event_id)
+            return self._failed(str(exc).strip().splitlines()[-1], event_id, suffix)
         if not written:
-            return self._failed(f"cannot write {path}", event_id)
+            return self._failed(f"cannot write {path}", event_id, suffix)
         return str(path)
 
-    def _failed(self, why: str, event_id: str) -> None:
-        self.failures += 1
-        level = logging.WARNING if self.failures <= self.warn_limit else logging.DEBUG
-        log.log(level, "picture of event %s not saved: %s; publishing the event without it", event_id, why)
-        if self.failures == self.warn_limit:
-            log.warning("further crop failures are logged at DEBUG level (counted in stats: crop_failures)")
+    def _failed(self, why: str, event_id: str, suffix: str = "") -> None:
+        # plate crops and the other pictures are counted apart; warnings are limited over both
+        if suffix:
+            self.picture_failures += 1
+        else:
+            self.failures += 1
+        total = self.failures + self.picture_failures
+        level = logging.WARNING if total <= self.warn_limit else logging.DEBUG
+        what = f"picture {suffix.lstrip('-')}" if suffix else "plate crop"
+        log.log(level, "%s of event %s not saved: %s; publishing the event without it", what, event_id, why)
+        if total == self.warn_limit:
+            log.warning(
+                "further picture failures are logged at DEBUG level (counted in stats: crop_failures, "
+                "picture_failures)"
+            )
         return None
 
 

@@ -261,6 +261,8 @@ class Pipeline:
                 "duplicates_suppressed": self.events.counters.duplicates,
                 "invalid_reads": self.events.counters.invalid,
                 "crop_failures": self.events.crops.failures,
+                "picture_failures": self.events.crops.picture_failures,
+                "pictures_pruned": self.events.crops.pruned,
                 "frames_processed": c.frames,
                 "frames_blurred": c.frames_blurred,
                 "frames_idle_skipped": c.frames_idle_skipped,
