@@ -203,6 +203,21 @@ def test_config_checks():
     assert geometry.zones_at(45, 20) == ["px"] and geometry.zones_at(5, 5) == []
 
 
+def test_zone_references_are_checked():
+    zone = {"name": "z", "points": LEFT_HALF}
+    with pytest.raises(ValidationError, match=r"region 'xx' is not in events\.regions"):
+        AppConfig(cameras=[{"zones": [{**zone, "region": "xx"}]}])
+    with pytest.raises(ValidationError, match="no sink named hook"):
+        AppConfig(cameras=[{"zones": [{**zone, "sinks": ["hook"]}]}])
+    with pytest.raises(ValidationError, match="unknown zone"):
+        AppConfig(sinks=[{"type": "jsonl", "path": "x.jsonl", "only": {"zones": ["nowhere"]}}])
+    ok = AppConfig(
+        cameras=[{"zones": [{**zone, "region": "eu", "sinks": ["hook"]}]}],
+        sinks=[{"type": "jsonl", "name": "hook", "path": "x.jsonl", "only": {"zones": ["z"]}}],
+    )
+    assert ok.cameras[0].zones[0].sinks == ["hook"]
+
+
 def test_zone_region_hint_is_tried_first():
     normalizer = PlateNormalizer(EventsConfig(regions={"a": r"^[A-Z0-9]{5,8}$", "b": r"^[A-Z]{2}[0-9]{3}$"}))
     assert normalizer("AB123").region == "a"
