@@ -238,11 +238,41 @@ class EventsConfig(_Strict):
 # ---------------------------------------------------------------- sinks
 
 
+class EventFilter(_Strict):
+    """Which events a sink takes; an empty list lets every value through.
+
+    Attributes:
+        directions: `in` / `out` (from the camera's direction lines); an event that crossed no line has
+            none and is only let through when this is empty.
+        zones: the event's track must have entered at least one of these zones.
+        cameras: camera ids.
+    """
+
+    directions: list[Literal["in", "out"]] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list)
+    cameras: list[str] = Field(default_factory=list)
+
+    def accepts(self, camera_id: str, direction: str | None, zones: list[str]) -> bool:
+        if self.cameras and camera_id not in self.cameras:
+            return False
+        if self.directions and direction not in self.directions:
+            return False
+        return not self.zones or any(z in self.zones for z in zones)
+
+
 class SinkConfig(PluginConfig):
     """Base of a sink's section; each sink module defines its own (`sinks.jsonl.JsonlSinkConfig`, ...)."""
 
     spool_dir: str | None = Field(
         default=None, description="undeliverable events wait here; default out/spool/<name>"
+    )
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="names the sink in logs, its spool folder and zones' `sinks` lists; default from target",
+    )
+    only: EventFilter | None = Field(
+        default=None, description="send only the events that pass this filter (direction, zone, camera)"
     )
 
     def target(self) -> str:
@@ -256,6 +286,79 @@ class SinkConfig(PluginConfig):
 
 
 # ---------------------------------------------------------------- cameras and the app
+
+
+Point = tuple[float, float]
+
+
+def _check_points(points: list[Point], what: str) -> list[Point]:
+    if any(x < 0 or y < 0 for x, y in points):
+        raise ValueError(f"{what}: coordinates must be >= 0 (px, or fractions of the frame 0..1)")
+    return points
+
+
+class ZoneConfig(_Strict):
+    """A polygon of the frame where plates are searched, with its own rules.
+
+    Points are frame pixels, or fractions of the frame's width and height when every coordinate is <= 1.
+
+    Attributes:
+        name: names the zone in events (`extras.zones`) and in sink filters.
+        points: the polygon's corners, in order (at least 3).
+        min_plate_width_px: plates narrower than this are ignored in this zone (default: the detector's).
+        region: region hint (a key of `events.regions` / `events.formats`): reads in this zone are checked
+            against that region first.
+        sinks: names of the sinks that get events of tracks that entered this zone (default: all).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    points: list[Point] = Field(min_length=3)
+    min_plate_width_px: int | None = Field(default=None, ge=1)
+    region: str | None = None
+    sinks: list[str] | None = None
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, value: list[Point]) -> list[Point]:
+        return _check_points(value, "zone points")
+
+
+class LineConfig(_Strict):
+    """An entry/exit line: a track whose (smoothed) path crosses it gets direction `in` or `out`.
+
+    Walking from the first point to the second, a crossing from your left to your right is `in` (on the
+    image, y pointing down: for a line drawn left to right, moving down the frame is `in`); `invert` swaps.
+    Points are px, or fractions of the frame when every coordinate is <= 1.
+    """
+
+    name: str = Field(default="line", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    points: tuple[Point, Point]
+    invert: bool = False
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, value: tuple[Point, Point]) -> tuple[Point, Point]:
+        if value[0] == value[1]:
+            raise ValueError("a line needs two different points")
+        _check_points(list(value), "line points")
+        return value
+
+
+class ImagesConfig(_Strict):
+    """Which pictures are saved with each event, beside its plate crop (`save_crops: false` saves none).
+
+    Attributes:
+        vehicle: save the vehicle (its box in vehicle-first mode, else a region around the plate), from
+            the best shot's frame, at full resolution (`images.vehicle_url`).
+        frame: save the best shot's whole frame (`images.frame_url`).
+        jpeg_quality: JPEG quality of the vehicle and frame pictures.
+        max_side_px: a picture larger than this on its longest side is scaled down to it (None = never).
+    """
+
+    vehicle: bool = True
+    frame: bool = True
+    jpeg_quality: int = Field(default=85, ge=10, le=100)
+    max_side_px: int | None = Field(default=1280, ge=64)
 
 
 class CameraConfig(_Strict):
@@ -286,6 +389,46 @@ class CameraConfig(_Strict):
     roi: tuple[int, int, int, int] | None = Field(
         default=None, description="x1,y1,x2,y2 px of the frame to search"
     )
+    main_source: str | None = Field(
+        default=None,
+        description="the camera's high-resolution main stream (same scene as `source`, the sub-stream): "
+        "detection and tracking run on `source`, plate crops for OCR are cut from this stream's frame "
+        "nearest in time",
+    )
+    images: ImagesConfig = Field(
+        default_factory=ImagesConfig, description="vehicle and frame pictures saved with each event"
+    )
+    vehicle_colour: bool = Field(
+        default=True, description="estimate vehicle.color from the best shot (null when unsure)"
+    )
+    zones: list[ZoneConfig] = Field(
+        default_factory=list,
+        description="polygons where plates count; with any set, a plate outside all of them is ignored",
+    )
+    masks: list[list[Point]] = Field(
+        default_factory=list, description="polygons where plates are ignored (px or fractions)"
+    )
+    lines: list[LineConfig] = Field(
+        default_factory=list,
+        description="entry/exit lines; with any set, a track's event waits until it crosses one (or ends)",
+    )
+
+    @field_validator("masks")
+    @classmethod
+    def _masks(cls, value: list[list[Point]]) -> list[list[Point]]:
+        for polygon in value:
+            if len(polygon) < 3:
+                raise ValueError("a mask is a polygon of at least 3 points")
+            _check_points(polygon, "mask points")
+        return value
+
+    @field_validator("zones", "lines")
+    @classmethod
+    def _unique_names(cls, value: list) -> list:
+        names = [item.name for item in value]
+        if len(names) != len(set(names)):
+            raise ValueError(f"names must be unique within a camera, got {names}")
+        return value
 
     @field_validator("roi")
     @classmethod
@@ -317,6 +460,20 @@ class QualityConfig(_Strict):
     min_sharpness: float = Field(default=0.0, ge=0.0, description="variance of Laplacian; 0 = off")
     adaptive_sampling: bool = False
     idle_stride: int = Field(default=3, ge=1, description="process every Nth frame while no plate is tracked")
+
+
+class RetentionConfig(_Strict):
+    """How long saved pictures (plate crops, vehicles, frames under `OUT/crops`) are kept, and how much disk
+    they may use; the oldest go first. Checked while pictures are saved, at most every `check_every_s`.
+
+    Attributes:
+        max_age_days: day folders older than this are deleted (None = keep forever).
+        max_disk_mb: when the pictures use more than this, the oldest files are deleted until they fit.
+    """
+
+    max_age_days: float | None = Field(default=None, gt=0)
+    max_disk_mb: float | None = Field(default=None, gt=0)
+    check_every_s: float = Field(default=60.0, ge=0)
 
 
 class NodeConfig(_Strict):

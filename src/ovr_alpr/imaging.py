@@ -79,3 +79,32 @@ def crop_box(image: np.ndarray, box: np.ndarray, pad_x: float = 0.04, pad_y: flo
     xa, ya = max(0, int(x1 - pad_x * bw)), max(0, int(y1 - pad_y * bh))
     xb, yb = min(w, math.ceil(x2 + pad_x * bw)), min(h, math.ceil(y2 + pad_y * bh))
     return image[ya:yb, xa:xb]
+
+
+#: The region around a plate taken as its vehicle when no vehicle box is known, in plate widths: a car is
+#: about 3.5 EU plate widths wide, and its front or back rises about 2.5 plate widths above the plate.
+VEHICLE_AROUND_PLATE = {"left": 2.0, "right": 2.0, "above": 2.5, "below": 0.6}
+
+
+def vehicle_region(plate_xyxy: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The likely vehicle box (x1, y1, x2, y2 px, clipped to the frame) around a plate box."""
+    x1, y1, x2, y2 = (float(v) for v in plate_xyxy)
+    width = max(x2 - x1, 1.0)
+    cx = (x1 + x2) / 2
+    fw, fh = frame_size
+    a = VEHICLE_AROUND_PLATE
+    return (
+        max(0, int(cx - a["left"] * width)),
+        max(0, int(y1 - a["above"] * width)),
+        min(fw, math.ceil(cx + a["right"] * width)),
+        min(fh, math.ceil(y2 + a["below"] * width)),
+    )
+
+
+def fit_longest_side(image: np.ndarray, max_side_px: int | None) -> np.ndarray:
+    """The image scaled down (never up) so its longest side is at most `max_side_px` (None = as is)."""
+    h, w = image.shape[:2]
+    if max_side_px is None or max(h, w) <= max_side_px:
+        return image
+    r = max_side_px / max(h, w)
+    return cv2.resize(image, (max(1, round(w * r)), max(1, round(h * r))), interpolation=cv2.INTER_AREA)

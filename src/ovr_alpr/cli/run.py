@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--sink",
             help="jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC, db:PATH|URL, "
-            "http://HOST:PORT (repeatable)",
+            "http://HOST:PORT, webhook:URL (repeatable)",
         ),
         camera_id: str = typer.Option(None, "--camera-id", help="camera id put in events"),
         site: str = typer.Option(None, "--site", help="site id put in events"),

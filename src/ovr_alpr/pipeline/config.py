@@ -21,6 +21,7 @@ from ..config import (
     OcrConfig,
     PlateDetectorConfig,
     QualityConfig,
+    RetentionConfig,
     SinkConfig,
     StrictConfig,
     TrackerConfig,
@@ -31,6 +32,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..runtime import backends  # noqa: F401  (registers the built-in backends)
 from ..sinks import parse_sink_spec
+from ..sinks.base import sink_name
 
 __all__ = [
     "DEFAULT_READER",
@@ -68,6 +70,9 @@ class AppConfig(StrictConfig):
     node: NodeConfig = Field(default_factory=NodeConfig)
     output_dir: str = "out"
     save_crops: bool = True
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="age and disk budget of the saved pictures"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     stats_interval_s: float = Field(default=10.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
@@ -85,6 +90,31 @@ class AppConfig(StrictConfig):
         ids = [c.id for c in self.cameras]
         if len(ids) != len(set(ids)):
             raise ValueError(f"camera ids must be unique, got {ids}")
+        return self
+
+    @model_validator(mode="after")
+    def _zone_references(self) -> AppConfig:
+        """A zone's region and sinks, and a sink filter's zones, must name things that exist."""
+        names = {sink_name(s) for s in self.sinks}
+        regions = set(self.events.regions) | set(self.events.formats)
+        zones = {z.name for c in self.cameras for z in c.zones}
+        for cam in self.cameras:
+            for zone in cam.zones:
+                if zone.region is not None and zone.region not in regions:
+                    raise ValueError(
+                        f"camera {cam.id} zone {zone.name}: region {zone.region!r} is not in events.regions "
+                        f"or events.formats ({', '.join(sorted(regions)) or 'none'})"
+                    )
+                unknown = sorted(set(zone.sinks or []) - names)
+                if unknown:
+                    raise ValueError(
+                        f"camera {cam.id} zone {zone.name}: no sink named {', '.join(unknown)} "
+                        f"(sinks: {', '.join(sorted(names)) or 'none'}; give a sink a `name`)"
+                    )
+        for sink in self.sinks:
+            missing = sorted(set(sink.only.zones if sink.only else []) - zones)
+            if missing:
+                raise ValueError(f"sink {sink_name(sink)}: filter names unknown zone(s) {', '.join(missing)}")
         return self
 
     @property
@@ -142,8 +172,9 @@ def _paths_from(data: dict[str, Any], base: Path) -> dict[str, Any]:
         if key in data:
             data[key] = rebase(data[key])
     for camera in data.get("cameras") or []:
-        if isinstance(camera, dict) and "source" in camera:
-            camera["source"] = rebase_source(camera["source"])
+        for key in ("source", "main_source"):
+            if isinstance(camera, dict) and isinstance(camera.get(key), str):
+                camera[key] = rebase_source(camera[key])
     for sink in data.get("sinks") or []:
         if isinstance(sink, dict):
             for key in ("path", "spool_dir"):

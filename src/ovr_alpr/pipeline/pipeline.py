@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ from ..ocr import PlateReader, build_reader
 from ..ocr.policy import OcrPolicy
 from ..plate_text.text import PlateText
 from ..sinks import SinkSet, build_sinks
-from ..sinks.base import Sink
+from ..sinks.base import Sink, sink_name
 from ..sources import detect_kind, open_source
 from ..sources.base import FrameSource
 from ..timing import StageTimer
 from ..track.state import TrackState
 from .config import AppConfig
+from .mainstream import MainStream
 from .worker import CameraWorker, Counters, Stages
 
 log = logging.getLogger(__name__)
@@ -63,27 +65,36 @@ class Pipeline:
         self.on_event: list[Callable[[PlateEvent], None]] = []
         # sources first: a wrong path fails in a second, before minutes of model loading
         sources: list[FrameSource] = []
+        mains: dict[str, MainStream] = {}
         try:
             for cam in cfg.cameras:
-                sources.append(_open(cam, cfg.fail_fast))
+                start = datetime.now(timezone.utc)  # a file and its main-stream file share one clock
+                sources.append(_open(cam, cfg.fail_fast, start))
+                if cam.main_source:
+                    main_cam = cam.model_copy(
+                        update={"source": cam.main_source, "frame_skip": 0, "target_fps": None}
+                    )
+                    mains[cam.id] = MainStream(_open(main_cam, cfg.fail_fast, start))
             self.finder = finder or build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
             self.finder.timer = self.timer
             self.reader = reader or build_reader(cfg.ocr, cfg.cache_path)
             self.policy = OcrPolicy(cfg.ocr)
             stages = Stages(self.finder, self.reader, self.policy, self.timer, self.counters)
             self._workers = [
-                CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit)
+                CameraWorker(cam, source, stages, cfg.tracker, cfg.quality, self.emit, mains.get(cam.id))
                 for cam, source in zip(cfg.cameras, sources, strict=True)
             ]
             self.events = EventBuilder(
                 cfg.events,
                 cfg.node,
-                CropStore(Path(cfg.output_dir), cfg.save_crops),
+                CropStore(Path(cfg.output_dir), cfg.save_crops, retention=cfg.retention),
                 {c.id: c.roi for c in cfg.cameras},
+                cfg.cameras,
             )
             self.sinks = SinkSet(build_sinks(cfg.sinks, Path(cfg.output_dir)) if sinks is None else sinks)
+            self.routes = EventRoutes(cfg)
         except BaseException:  # a bad model or Ctrl-C while loading: stop the live readers started above
-            for source in sources:
+            for source in [*sources, *(m.source for m in mains.values())]:
                 source.close()
             raise
         self.collect_events = collect_events
@@ -101,6 +112,8 @@ class Pipeline:
         for worker in self._workers:
             if worker.live:
                 worker.source.close()
+            if worker.main is not None and worker.main.source.is_live:
+                worker.main.close()
 
     def emit(self, state: TrackState, read: PlateText, captured_monotonic: float) -> list[PlateEvent]:
         """Build the track's event, publish it to the sinks and the `on_event` callbacks."""
@@ -111,7 +124,7 @@ class Pipeline:
             return []
         with self.timer.stage("publish"):
             event = EventBuilder.stamp_latency(event, captured_monotonic)
-            self.sinks.publish(event)
+            self.sinks.publish(event, self.routes.acceptor(event))
         self.counters.events += 1
         log.info(
             "plate %s camera=%s track=%s conf=%.2f frame=%s",
@@ -248,6 +261,8 @@ class Pipeline:
                 "duplicates_suppressed": self.events.counters.duplicates,
                 "invalid_reads": self.events.counters.invalid,
                 "crop_failures": self.events.crops.failures,
+                "picture_failures": self.events.crops.picture_failures,
+                "pictures_pruned": self.events.crops.pruned,
                 "frames_processed": c.frames,
                 "frames_blurred": c.frames_blurred,
                 "frames_idle_skipped": c.frames_idle_skipped,
@@ -265,11 +280,48 @@ class Pipeline:
         return summary
 
 
-def _open(cam: CameraConfig, fail_fast: bool) -> FrameSource:
+class EventRoutes:
+    """Which sinks take an event: each sink's `only` filter, and the `sinks` lists of the zones it entered.
+
+    A zone's list restricts its events to the named sinks; an event in several zones goes to the union
+    of their lists (to every sink when one of its zones has no list). Sinks are matched by name
+    (`sink_name`); sinks given to `Pipeline` directly have no filter of their own.
+    """
+
+    def __init__(self, cfg: AppConfig) -> None:
+        self._filters = {sink_name(s): s.only for s in cfg.sinks if s.only is not None}
+        self._zone_sinks = {
+            (cam.id, z.name): set(z.sinks) for cam in cfg.cameras for z in cam.zones if z.sinks is not None
+        }
+
+    def acceptor(self, event: PlateEvent) -> Callable[[str], bool] | None:
+        """A test on sink names for this event; None when every sink takes it."""
+        if not (self._filters or self._zone_sinks):
+            return None
+        zones = list(event.extras.get("zones") or [])
+        direction = event.extras.get("direction")
+        allowed: set[str] | None = None
+        if zones and all((event.camera_id, z) in self._zone_sinks for z in zones):
+            allowed = set().union(*(self._zone_sinks[(event.camera_id, z)] for z in zones))
+
+        def accept(name: str) -> bool:
+            if allowed is not None and name not in allowed:
+                return False
+            only = self._filters.get(name)
+            return only is None or only.accepts(event.camera_id, direction, zones)
+
+        return accept
+
+
+def _open(cam: CameraConfig, fail_fast: bool, start: datetime | None = None) -> FrameSource:
     """Open a camera's source; a live one that is down at start is retried unless `fail_fast`."""
     kind = detect_kind(cam.source)
-    live_options = {"fail_fast": fail_fast} if kind in ("stream", "camera") else {}
-    return open_source(cam, kind=kind, **live_options)
+    options: dict[str, Any] = {}
+    if kind in ("stream", "camera"):
+        options["fail_fast"] = fail_fast
+    elif kind == "file" and start is not None:
+        options["start_time"] = start
+    return open_source(cam, kind=kind, **options)
 
 
 def _sink_stats(sink: Sink) -> dict[str, Any]:

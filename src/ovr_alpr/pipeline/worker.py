@@ -13,6 +13,7 @@ from ..config import CameraConfig, QualityConfig, TrackerConfig
 from ..detect.plates import PlateFinder
 from ..errors import ConfigError
 from ..events.model import PlateEvent
+from ..imaging import fit_longest_side, vehicle_region
 from ..ocr import PlateReader
 from ..ocr.crops import crop_plate, quality_score
 from ..ocr.policy import OcrPolicy
@@ -20,8 +21,10 @@ from ..plate_text.text import PlateText
 from ..sources.base import FrameSource
 from ..timing import StageTimer
 from ..track import Tracker, build_tracker
-from ..track.state import Shot, TrackState
+from ..track.state import Crossing, Shot, TrackState
+from ..track.zones import CameraGeometry
 from ..types import Detections, Frame
+from .mainstream import MainStream
 
 
 @dataclass
@@ -87,8 +90,10 @@ class CameraWorker:
         tracker_cfg: TrackerConfig,
         quality: QualityConfig,
         emit: Emit,
+        main: MainStream | None = None,
     ) -> None:
         self.cam = cam
+        self.main = main
         self.source = source
         self.stages = stages
         self.quality = quality
@@ -107,6 +112,11 @@ class CameraWorker:
             else stages.policy
         )
         self.tracks: dict[int, TrackState] = {}
+        # Pictures kept with each read shot (a track keeps only its best shot's).
+        self.keep_vehicle = cam.images.vehicle or cam.vehicle_colour
+        self.keep_frame = cam.images.frame
+        self.geometry: CameraGeometry | None = None  # zones, masks, lines in px; built at the first frame
+        self._geometry_size: tuple[int, int] | None = None
         self.step = 0  # processed frames, the tracker's clock
         self._frames: Iterator[Frame] = iter(self.source)
 
@@ -135,10 +145,18 @@ class CameraWorker:
             return []
         self.step += 1
         c.frames += 1
-        observations = self._observe(image, ox, oy)
+        self._resolve_geometry(frame.image)
+        observations = self._observe(image, ox, oy, frame.index)
         published = self._update_tracks(frame, observations)
+        published += self._emit_crossed(frame)
         published += self._end_lost_tracks(frame, all_tracks=self.stills)
         return published
+
+    def _resolve_geometry(self, image: np.ndarray) -> None:
+        size = (int(image.shape[1]), int(image.shape[0]))
+        if size != self._geometry_size:  # first frame, or a stream that changed resolution
+            self._geometry_size = size
+            self.geometry = CameraGeometry.build(self.cam, size)
 
     def _roi(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         if self.cam.roi is None:
@@ -152,32 +170,43 @@ class CameraWorker:
             )
         return image[y1:y2, x1:x2], (x1, y1)
 
-    def _observe(self, image: np.ndarray, ox: int, oy: int) -> list[_Observation]:
+    def _observe(self, image: np.ndarray, ox: int, oy: int, frame_index: int) -> list[_Observation]:
         finder, timer = self.stages.finder, self.stages.timer
+        geometry = self.geometry
         if finder.vehicle_detector is None:
             plates = finder.detect_plates(image)
+            if ox or oy:
+                plates = plates.with_offset(ox, oy)
+            if geometry is not None and geometry.filters and len(plates):
+                plates = plates[geometry.keep(_centres(plates.xyxy), plates.xyxy[:, 2] - plates.xyxy[:, 0])]
             with timer.stage("track"):
-                tracked = self.tracker.update(plates.with_offset(ox, oy) if (ox or oy) else plates)
+                tracked = self.tracker.update(plates)
             return [
                 _Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
                 for i, t in enumerate(tracked.tracker_id)
             ]
         # vehicle-first: track vehicles, search plates only in vehicles whose read is not final yet
         vehicles = finder.detect_vehicles(image)
+        off = np.array([ox, oy, ox, oy], dtype=np.float32)
+        if geometry is not None and geometry.filters and len(vehicles):
+            vehicles = vehicles[geometry.keep(_bottom_centres(vehicles.xyxy + off))]
         with timer.stage("track"):
             tracked_v = self.tracker.update(vehicles)
-        for t in tracked_v.tracker_id:  # keep vehicle tracks alive even when no plate is seen
+        for i, t in enumerate(tracked_v.tracker_id):  # keep vehicle tracks alive even when no plate is seen
             state = self.tracks.get(int(t))
             if state is not None:
                 state.last_seen_step = self.step
+                if state.ocr_done:  # no plate is searched any more: the vehicle box carries the path on
+                    self._move(state, _bottom_centres(tracked_v.xyxy[i : i + 1] + off)[0], frame_index)
         pending = np.array(
             [not (s := self.tracks.get(int(t))) or not s.ocr_done for t in tracked_v.tracker_id], dtype=bool
         )
         search = tracked_v[pending] if len(tracked_v) else tracked_v
         plates = finder.detect_plates(image, search) if len(search) else Detections.empty()
+        if geometry is not None and geometry.zones and len(plates):  # the zones' minimum plate widths
+            plates = plates[geometry.keep(_centres(plates.xyxy + off), plates.xyxy[:, 2] - plates.xyxy[:, 0])]
         best: dict[int, _Observation] = {}
         names = finder.vehicle_class_names
-        off = np.array([ox, oy, ox, oy], dtype=np.float32)
         for j in range(len(plates)):
             v = int(plates.data["vehicle_index"][j])
             tid = int(search.tracker_id[v])
@@ -191,6 +220,7 @@ class CameraWorker:
     def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
         st, c = self.stages, self.stages.counters
         due: list[tuple[TrackState, Shot]] = []
+        small_frame: np.ndarray | None = None
         for ob in observations:
             c.plate_observations += 1
             cx, cy = (
@@ -207,11 +237,21 @@ class CameraWorker:
             state.last_center = (cx, cy)
             if ob.vehicle_type:
                 state.vehicle_type, state.vehicle_xyxy = ob.vehicle_type, ob.vehicle_xyxy
+            anchor = (cx, cy) if ob.vehicle_xyxy is None else _bottom_centres(ob.vehicle_xyxy[None])[0]
+            self._move(state, anchor, frame.index)
             if state.ocr_done:
                 continue
             crop = crop_plate(frame.image, ob.plate_xyxy)
             quality = quality_score(crop, ob.detection_confidence)
             if self.policy.wants_read(state, quality, self.step):
+                if self.main is not None:  # read the plate at the main stream's resolution
+                    main_crop = self.main.plate_crop(frame, ob.plate_xyxy)
+                    crop = crop if main_crop is None or main_crop.size == 0 else main_crop
+                if self.keep_frame and small_frame is None:  # one copy per frame, shared by its shots
+                    small_frame = fit_longest_side(frame.image, self.cam.images.max_side_px).copy()
+                vehicle_crop, vehicle_box = (
+                    self._vehicle_crop(frame.image, ob) if self.keep_vehicle else (None, None)
+                )
                 due.append(
                     (
                         state,
@@ -223,6 +263,9 @@ class CameraWorker:
                             frame.index,
                             frame.captured_at,
                             frame.captured_monotonic,
+                            vehicle_crop=vehicle_crop,
+                            vehicle_crop_xyxy=vehicle_box,
+                            frame=small_frame,
                         ),
                     )
                 )
@@ -234,7 +277,56 @@ class CameraWorker:
         c.ocr_calls += len(due)
         published = []
         for (state, shot), read in zip(due, reads, strict=True):
-            if self.policy.add_read(state, read, shot, self.step) and not state.published:
+            if (
+                self.policy.add_read(state, read, shot, self.step)
+                and not state.published
+                and self._may_publish(state)
+            ):
+                published += self.emit(state, state.final, frame.captured_monotonic)
+        return published
+
+    @staticmethod
+    def _vehicle_crop(image: np.ndarray, ob: _Observation) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The vehicle (its box, else the region around its plate) and where it was cut from."""
+        size = (image.shape[1], image.shape[0])
+        if ob.vehicle_xyxy is not None:
+            x1, y1, x2, y2 = ob.vehicle_xyxy
+            box = (
+                max(0, int(x1)),
+                max(0, int(y1)),
+                min(size[0], int(np.ceil(x2))),
+                min(size[1], int(np.ceil(y2))),
+            )
+        else:
+            box = vehicle_region(ob.plate_xyxy, size)
+        return image[box[1] : box[3], box[0] : box[2]].copy(), box
+
+    def _move(self, state: TrackState, anchor, frame_index: int) -> None:
+        """Extend the track's path; note the zones it enters and the lines its smoothed path crosses."""
+        x, y = float(anchor[0]), float(anchor[1])
+        before = state.smoothed_point()
+        state.path.append((x, y))
+        geometry = self.geometry
+        if geometry is None:
+            return
+        for name in geometry.zones_at(x, y):
+            if name not in state.zones:
+                state.zones.append(name)
+        if before is not None and geometry.lines:
+            after = state.smoothed_point()
+            for line, direction in geometry.crossings(before, after):  # type: ignore[arg-type]
+                state.crossing = Crossing(line, direction, state.heading_deg(), frame_index)
+
+    def _may_publish(self, state: TrackState) -> bool:
+        """With direction lines, a read track is published once it has crossed one (or when it ends)."""
+        return self.geometry is None or not self.geometry.lines or state.crossing is not None
+
+    def _emit_crossed(self, frame: Frame) -> list[PlateEvent]:
+        if self.geometry is None or not self.geometry.lines:
+            return []
+        published = []
+        for state in list(self.tracks.values()):
+            if state.final is not None and not state.published and state.crossing is not None:
                 published += self.emit(state, state.final, frame.captured_monotonic)
         return published
 
@@ -257,6 +349,8 @@ class CameraWorker:
         """End of stream: every open track ends now."""
         out = self._end_lost_tracks(None, all_tracks=True)
         self.source.close()
+        if self.main is not None:
+            self.main.close()
         return out
 
 
@@ -271,6 +365,15 @@ class _StillTracker:
         detections.tracker_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         return detections
+
+
+def _centres(xyxy: np.ndarray) -> np.ndarray:
+    return (xyxy[:, :2] + xyxy[:, 2:]) / 2
+
+
+def _bottom_centres(xyxy: np.ndarray) -> np.ndarray:
+    """Where a vehicle box meets the road: the middle of its bottom edge."""
+    return np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
 
 
 def _frame_sharpness(image: np.ndarray) -> float:

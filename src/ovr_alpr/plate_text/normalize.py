@@ -36,18 +36,25 @@ class PlateNormalizer:
         self.patterns = [(name, re.compile(p)) for name, p in cfg.regions.items()]
         self.allow_unknown = cfg.allow_unknown_region
         self.formats = FormatBank(cfg.formats)
+        # A region hint (a zone's) tries that region's formats and pattern before all the others.
+        self._hinted = {name: FormatBank({name: templates}) for name, templates in cfg.formats.items()}
 
-    def __call__(self, read: str | PlateText) -> NormalizedPlate:
+    def __call__(self, read: str | PlateText, region_hint: str | None = None) -> NormalizedPlate:
         raw = read if isinstance(read, str) else read.text
         norm = normalize_text(raw)
+        confidences = alternatives = None
+        if isinstance(read, PlateText) and norm == raw:  # per-character data lines up with the text
+            confidences, alternatives = read.char_confidences, read.char_alternatives
+        if region_hint in self._hinted:
+            repair = self._hinted[region_hint].repair(norm, confidences, alternatives)
+            if repair is not None:
+                return NormalizedPlate(repair.text, repair.region, True)
         if self.formats:
-            confidences = alternatives = None
-            if isinstance(read, PlateText) and norm == raw:  # per-character data lines up with the text
-                confidences, alternatives = read.char_confidences, read.char_alternatives
             repair = self.formats.repair(norm, confidences, alternatives)
             if repair is not None:
                 return NormalizedPlate(repair.text, repair.region, True)
-        for name, pattern in self.patterns:
+        patterns = sorted(self.patterns, key=lambda item: item[0] != region_hint)
+        for name, pattern in patterns:
             if pattern.fullmatch(norm):
                 return NormalizedPlate(norm, name, True)
         return NormalizedPlate(norm, None, bool(norm) and self.allow_unknown)

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -30,9 +31,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..events.model import PlateEvent
+from ..pipeline.alpr import Alpr, PlateRead
 from ..store import CameraStatus, EventQuery, EventStore, Watchlist, WatchlistEntry
 from .service import EventService, event_json
 from .settings import ServeSettings
+from .snapshot import snapshot_router
 from .watch import LABELS, PATTERN_RE
 
 logger = logging.getLogger(__name__)
@@ -150,6 +153,19 @@ async def _plain(send: Any, status: int, detail: str) -> None:
 # ---------------------------------------------------------------- the app
 
 
+class _LazyAlpr:
+    """`pipeline.Alpr` with the embedded models, loaded on the first upload (a store-only service never
+    pays for them)."""
+
+    def __init__(self) -> None:
+        self._alpr: Alpr | None = None
+
+    def read(self, image: np.ndarray) -> list[PlateRead]:
+        if self._alpr is None:
+            self._alpr = Alpr()
+        return self._alpr.read(image)
+
+
 def create_app(settings: ServeSettings | None = None, service: EventService | None = None) -> FastAPI:
     """Build the app. `service` defaults to one over `settings` (its store, notifiers, Kafka consumer)."""
     settings = settings or ServeSettings()
@@ -187,6 +203,8 @@ def create_app(settings: ServeSettings | None = None, service: EventService | No
             raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
 
     writer = [Depends(require_token)]
+    if settings.plate_reader:
+        app.include_router(snapshot_router(_LazyAlpr(), settings.api_token, settings.max_body_bytes))
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Response:

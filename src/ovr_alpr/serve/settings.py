@@ -45,6 +45,10 @@ class ServeSettings(BaseModel):
         default_factory=dict, description="more librdkafka consumer settings"
     )
     mqtt: str | None = None
+    plate_reader: bool = Field(
+        default=True,
+        description="serve POST /v1/plate-reader/ and /v1/vision/alpr (models load on the first upload)",
+    )
     mqtt_topic: str = Field(default="ovr-alpr", description="prefix of the service's own MQTT topics")
     ha_discovery: bool = True
     ha_prefix: str = "homeassistant"

@@ -1,19 +1,19 @@
-"""Output sinks: where finished events go (JSONL, CSV, Kafka, MQTT), built from the config's `sinks` list.
+"""Output sinks: where finished events go (JSONL, CSV, Kafka, MQTT, webhook), built from the `sinks` list.
 
-Broker sinks keep undelivered events in an on-disk spool (`out/spool/<sink name>`) and re-send them.
+Broker and webhook sinks keep undelivered events in an on-disk spool (`out/spool/<sink name>`), re-sent.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import SinkConfig
 from ..errors import OvrAlprError, SinkError
 from ..events.model import PlateEvent
-from . import csv, db, http, jsonl, kafka, mqtt  # noqa: F401  (each registers itself in SINKS)
+from . import csv, db, http, jsonl, kafka, mqtt, webhook  # noqa: F401  (each registers itself in SINKS)
 from .base import SINKS, Sink, parse_sink_spec, sink_name
 from .broker import BrokerSink, DeliveryStats
 from .csv import CsvSink
@@ -21,6 +21,7 @@ from .jsonl import JsonlSink
 from .kafka import KafkaSink
 from .mqtt import MqttSink
 from .spool import Spool
+from .webhook import WebhookSink
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ __all__ = [
     "Sink",
     "SinkSet",
     "Spool",
+    "WebhookSink",
     "build_sinks",
     "parse_sink_spec",
     "sink_name",
@@ -88,9 +90,11 @@ class SinkSet:
     def __iter__(self) -> Iterator[Sink]:
         return iter(self.sinks)
 
-    def publish(self, event: PlateEvent) -> None:
-        """Give the event to every sink."""
+    def publish(self, event: PlateEvent, accept: Callable[[str], bool] | None = None) -> None:
+        """Give the event to every sink (whose name `accept` takes, when given)."""
         for sink in self.sinks:
+            if accept is not None and not accept(sink.name):
+                continue
             try:
                 sink.publish(event)
             except Exception:

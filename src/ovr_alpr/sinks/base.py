@@ -72,13 +72,16 @@ SINKS: Registry[type] = registry("sink")
 
 
 def sink_name(config: SinkConfig) -> str:
-    """A stable, file-name-safe name for a sink, used in logs and as its spool folder name.
+    """A stable, file-name-safe name for a sink (its `name`, else from its target), used in logs and as its
+    spool folder name.
 
     Example:
         >>> from ovr_alpr.sinks.kafka import KafkaSinkConfig
         >>> sink_name(KafkaSinkConfig(bootstrap_servers="127.0.0.1:9092", topic="alpr.events"))
         'kafka-127.0.0.1-9092-alpr.events'
     """
+    if config.name:
+        return config.name
     safe = re.sub(r"[^A-Za-z0-9._]+", "-", config.target()).strip("-.") or "default"
     return f"{config.type}-{safe}"
 
@@ -115,5 +118,5 @@ def parse_sink_spec(spec: str) -> SinkConfig:
             return config
     raise ConfigError(
         f"cannot parse sink {masked(spec)!r}",
-        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC or mqtt://HOST:PORT/TOPIC",
+        "use jsonl:PATH, csv:PATH, kafka://HOST:PORT/TOPIC, mqtt://HOST:PORT/TOPIC or webhook:https://HOST/PATH",
     )
