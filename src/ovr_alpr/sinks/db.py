@@ -17,7 +17,7 @@ from pydantic import Field
 from ..config import SinkConfig
 from ..errors import OvrAlprError, SinkError, first_line
 from ..events.model import PlateEvent
-from .base import SINKS, sink_name
+from .base import SINKS, BaseSink, sink_name
 from .spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class DbSinkConfig(SinkConfig):
 
 
 @SINKS.register("db", config=DbSinkConfig)
-class DbSink:
+class DbSink(BaseSink):
     """Upserts each event (by `event_id`) into the event store, with its local crop files.
 
     Args:
@@ -81,6 +81,7 @@ class DbSink:
         # crops for a PostgreSQL store default to OUT/crops, where the pipeline saves them (no copy)
         self._output_dir = spool_path.parent.parent
         self._spool = Spool(spool_path)
+        self.spool_dir = spool_path
         self._retry_max_s = retry_max_s
         self._retry_delay = 1.0
         self._next_try = 0.0
@@ -111,6 +112,11 @@ class DbSink:
             logger.warning("%s: %s; events are spooled", self.name, exc.one_line())
             return False
         return True
+
+    @property
+    def spooled(self) -> int:
+        """Events waiting in the spool for the database."""
+        return self._spool.count
 
     def publish(self, event: PlateEvent) -> None:
         """Write the event now, or spool it when the database is unreachable or a backlog waits."""
