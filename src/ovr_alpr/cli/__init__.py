@@ -26,9 +26,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks for
 
 def _register_commands() -> None:
     """Each command is one module of this package with a `register(app)`; adding one is a new module here."""
-    from . import bench, eval, make_clip, models, run
+    from . import bench, eval, make_clip, models, run, train
 
-    for module in (run, make_clip, eval, bench, models):
+    for module in (run, make_clip, eval, bench, models, train):
         module.register(app)
 
 
