@@ -30,6 +30,11 @@ def detector_command(
     ),
     synth_train: int = typer.Option(900, "--synth-train", min=0, help="rendered scenes in the train split"),
     synth_val: int = typer.Option(120, "--synth-val", min=0, help="rendered scenes in the val split"),
+    crops: Path | None = typer.Option(
+        _SHARED / "train" / "ocr", "--crops", help="real plate photos (shared ocr set) to mount in scenes"
+    ),
+    crop_scenes_train: int = typer.Option(0, "--crop-scenes-train", min=0, help="scenes with real plates"),
+    crop_scenes_val: int = typer.Option(0, "--crop-scenes-val", min=0),
     epochs: int = typer.Option(30, "--epochs", min=1, help="epochs (re-planned to fit --hours when set)"),
     hours: float | None = typer.Option(None, "--hours", min=0.01, help="wall-time budget of the training"),
     imgsz: int = typer.Option(416, "--imgsz", min=64, help="input side in px"),
@@ -52,6 +57,9 @@ def detector_command(
         eval_dirs=list(eval_dirs),
         synth_train=synth_train,
         synth_val=synth_val,
+        crop_dir=crops if crops and str(crops) else None,
+        crop_scenes_train=crop_scenes_train,
+        crop_scenes_val=crop_scenes_val,
         epochs=epochs,
         hours=hours,
         imgsz=imgsz,

@@ -68,8 +68,15 @@ class Scene:
     night: bool = False
 
 
-def random_plate(rng: np.random.Generator, look: str | None = None) -> np.ndarray:
-    """A plate image (BGR) in a random look (`PLATE_LOOKS`) with a random registration."""
+def random_plate(
+    rng: np.random.Generator, look: str | None = None, crops: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """A plate image (BGR) in a random look (`PLATE_LOOKS`) with a random registration, or, given
+    ``crops`` (photos of real plates cut at the plate's edges), one of them two times in three."""
+    if crops and rng.random() < 2 / 3:
+        crop = crops[int(rng.integers(len(crops)))]
+        gain, bias = rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
+        return cv2.convertScaleAbs(crop, alpha=gain, beta=bias)
     look = look or str(rng.choice(PLATE_LOOKS, p=(0.35, 0.25, 0.4)))
     if look in ("eu", "us"):
         return render_plate(random_plate_text(rng, look), rng, look)
@@ -97,7 +104,10 @@ def _generic_plate(rng: np.random.Generator) -> np.ndarray:
 
 
 def render_scene(
-    rng: np.random.Generator, kind: str | None = None, size: tuple[int, int] | None = None
+    rng: np.random.Generator,
+    kind: str | None = None,
+    size: tuple[int, int] | None = None,
+    plate_crops: list[np.ndarray] | None = None,
 ) -> Scene:
     """One random scene (see the module docstring); the same generator state gives the same scene.
 
@@ -105,6 +115,8 @@ def render_scene(
         rng: source of everything random.
         kind: one of `SCENE_KINDS`, or None for a random kind (`SCENE_WEIGHTS`).
         size: (width, height), or None for a random frame size.
+        plate_crops: photos of real plates, cut at the plate's edges (BGR), mounted on two vehicles in three
+            instead of a rendered plate; None = rendered plates only.
     """
     kind = kind or str(rng.choice(SCENE_KINDS, p=SCENE_WEIGHTS))
     if kind not in SCENE_KINDS:
@@ -112,9 +124,9 @@ def render_scene(
     size = size or _FRAME_SIZES[int(rng.integers(len(_FRAME_SIZES)))]
     image = _backdrop(size, rng)
     if kind == "closeup":
-        boxes = _place_closeup(image, rng)
+        boxes = _place_closeup(image, rng, plate_crops)
     else:
-        boxes = _place_vehicles(image, rng, parked=kind == "parked")
+        boxes = _place_vehicles(image, rng, kind == "parked", plate_crops)
     night = rng.random() < 0.25
     image = _night(image, boxes, rng) if night else _daylight(image, rng)
     image = _degrade(image, rng)
@@ -162,7 +174,9 @@ def _inside(box: tuple[float, float, float, float], size: tuple[int, int]) -> bo
     return x1 >= 0 and y1 >= 0 and x2 <= size[0] and y2 <= size[1] and x2 - x1 >= 8
 
 
-def _place_vehicles(image: np.ndarray, rng: np.random.Generator, parked: bool) -> list:
+def _place_vehicles(
+    image: np.ndarray, rng: np.random.Generator, parked: bool, crops: list[np.ndarray] | None
+) -> list:
     """Paste 1-4 (road) or 2-5 (parked) vehicles left to right, far ones first; return their plate boxes."""
     height, width = image.shape[:2]
     n = int(rng.integers(2, 6)) if parked else int(rng.integers(1, 5))
@@ -175,7 +189,7 @@ def _place_vehicles(image: np.ndarray, rng: np.random.Generator, parked: bool) -
             plate_frac = float(np.exp(rng.uniform(np.log(0.025), np.log(0.4 if n == 1 else 0.8 / n))))
         plate_w = max(14.0, plate_frac * width)
         view = "rear" if rng.random() < 0.5 else "front"
-        sprite = render_vehicle(random_plate(rng), rng, plate_w, view, rng.uniform(0.24, 0.34))
+        sprite = render_vehicle(random_plate(rng, crops=crops), rng, plate_w, view, rng.uniform(0.24, 0.34))
         sh, sw = sprite.image.shape[:2]
         scale = min(1.0, 0.98 * slot / sw, 0.98 * height / sh)
         x = k * slot + rng.uniform(0, max(0.0, slot - sw * scale))
@@ -210,12 +224,12 @@ def _drop_covered(boxes: list) -> list:
     return kept
 
 
-def _place_closeup(image: np.ndarray, rng: np.random.Generator) -> list:
+def _place_closeup(image: np.ndarray, rng: np.random.Generator, crops: list[np.ndarray] | None) -> list:
     """One vehicle so near that its plate spans 45-95 % of the frame's width; the body runs off the frame."""
     height, width = image.shape[:2]
     for _ in range(8):
         plate_w = rng.uniform(0.45, 0.95) * width
-        plate = random_plate(rng)
+        plate = random_plate(rng, crops=crops)
         plate_h = plate_w * plate.shape[0] / plate.shape[1]
         if plate_h < 0.9 * height:
             break

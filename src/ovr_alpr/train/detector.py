@@ -42,6 +42,7 @@ class DetectorTrainConfig:
         data_dir: the shared YOLO detection set (`shared/data/train/detect`), or None for scenes only.
         eval_dirs: evaluation folders no training image may come from (checked before training).
         synth_train / synth_val: rendered scenes added to each split.
+        crop_dir: `shared/data/train/ocr` (real plate photos), mounted in `crop_scenes_*` more scenes.
         epochs: epochs (Ultralytics re-plans them to fit `hours` when that is set).
         hours: wall-time budget of the training, or None.
         imgsz / batch / workers / device / seed: as in Ultralytics.
@@ -56,6 +57,9 @@ class DetectorTrainConfig:
     eval_dirs: list[Path] = field(default_factory=list)
     synth_train: int = 900
     synth_val: int = 120
+    crop_dir: Path | None = None
+    crop_scenes_train: int = 0
+    crop_scenes_val: int = 0
     epochs: int = 30
     hours: float | None = None
     imgsz: int = 416
@@ -136,7 +140,16 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     else:
         if not Path(cfg.weights).is_file():
             raise ConfigError(f"starting weights {cfg.weights} not found", "pass --weights PATH to a .pt")
-        data_yaml, _ = build_dataset(out / "data", cfg.data_dir, cfg.synth_train, cfg.synth_val, cfg.seed)
+        data_yaml, _ = build_dataset(
+            out / "data",
+            cfg.data_dir,
+            cfg.synth_train,
+            cfg.synth_val,
+            cfg.seed,
+            crop_dir=cfg.crop_dir,
+            crop_scenes_train=cfg.crop_scenes_train,
+            crop_scenes_val=cfg.crop_scenes_val,
+        )
         check_no_eval_images(out / "data" / "manifest.csv", cfg.eval_dirs)
         model = YOLO(str(cfg.weights))
         model.add_callback("on_fit_epoch_end", _eta_callback(t0))
@@ -263,7 +276,7 @@ def write_card(
         "",
         f"- epochs run: {epochs}; wall time {wall_s / 60:.1f} min; device {cfg.device}; seed {cfg.seed}",
         f"- arguments: `{json.dumps({k: str(v) for k, v in asdict(cfg).items()})}`",
-        f"- command: `{' '.join(sys.argv)}`",
+        f"- command: `ovr-alpr {' '.join(sys.argv[1:])}`",
         "",
         "## Metrics (validation split of the training data, best epoch)",
         "",

@@ -5,6 +5,7 @@ Layout written under `out_dir` (Ultralytics reads it through `data.yaml`):
     images/{train,val}/olpr_<n>.jpg   symbolic links to `shared/data/train/detect/images/...` (never copied)
     labels/{train,val}/olpr_<n>.txt   copies of its labels (`0 cx cy w h`, normalised)
     images/{train,val}/synth_<n>.jpg  rendered scenes (`synth.scenes`), labels beside them likewise
+    images/{train,val}/synthc_<n>.jpg rendered scenes with real plate crops (`shared/data/train/ocr`)
     data.yaml, manifest.csv           one row per image: split, file, source, licence, plates, phash, ahash
 
 Ultralytics writes its label cache beside `labels/`, so it lands here, not in the shared folder. Scenes are
@@ -37,7 +38,14 @@ SOURCES = {
         "Apache-2.0",
     ),
     "synth": ("rendered by ovr_alpr.synth.scenes (this project)", "AGPL-3.0-or-later"),
+    "synth_crops": (
+        "rendered scenes with real plate photos mounted (shared/data/train/ocr crops: openalpr/benchmarks "
+        "seg_and_ocr US @ 9790ed2, openalpr/train-detector BR @ 1bd54b4, sirius-ai/LPRNet_Pytorch CN)",
+        "AGPL-3.0 (openalpr crops) / Apache-2.0 (LPRNet crops)",
+    ),
 }
+#: Plate-crop sources of `shared/data/train/ocr` mounted in scenes (all cut at the plate's edges).
+CROP_SOURCES = ("bench_us", "td_br", "lprnet_cn")
 MANIFEST_FIELDS = ("split", "file", "source", "licence", "plates", "phash", "ahash")
 
 
@@ -85,6 +93,17 @@ def scene_label_lines(boxes_xyxy: np.ndarray, size: tuple[int, int]) -> list[str
     return lines
 
 
+def load_plate_crops(ocr_dir: str | Path) -> list[np.ndarray]:
+    """The plate photos of `shared/data/train/ocr` (`CROP_SOURCES`), BGR."""
+    crops = []
+    for path in sorted(Path(ocr_dir, "images").glob("*.jpg")):
+        if path.stem.rsplit("_", 1)[0] in CROP_SOURCES:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None and min(image.shape[:2]) >= 12:
+                crops.append(image)
+    return crops
+
+
 def build_dataset(
     out_dir: str | Path,
     detect_dir: str | Path | None,
@@ -92,6 +111,9 @@ def build_dataset(
     synth_val: int,
     seed: int = 0,
     progress: bool = True,
+    crop_dir: str | Path | None = None,
+    crop_scenes_train: int = 0,
+    crop_scenes_val: int = 0,
 ) -> tuple[Path, DatasetCounts]:
     """Writes the dataset (see the module docstring); returns its `data.yaml` and the counts.
 
@@ -101,6 +123,7 @@ def build_dataset(
         synth_train: rendered scenes in the train split.
         synth_val: rendered scenes in the val split.
         seed: seed of the rendered scenes.
+        crop_dir: `shared/data/train/ocr`: real plate photos to mount in `crop_scenes_*` more scenes.
     """
     out = Path(out_dir)
     rows: list[dict] = []
@@ -118,9 +141,19 @@ def build_dataset(
             p, a = image_hashes(image)
             rows.append(_row(split, image.resolve(), "olpr", plates, p, a))
             counts.add(split, "olpr", plates)
-    for split, n, offset in (("train", synth_train, 0), ("val", synth_val, 1_000_000)):
-        for i in tqdm(range(n), desc=f"scenes {split}", disable=not progress):
-            name = f"synth_{offset + i:07d}"
+    crops = (
+        load_plate_crops(crop_dir) if crop_dir is not None and crop_scenes_train + crop_scenes_val else None
+    )
+    batches = [("train", synth_train, 0, "synth", None), ("val", synth_val, 1_000_000, "synth", None)]
+    if crops:
+        batches += [
+            ("train", crop_scenes_train, 2_000_000, "synth_crops", crops),
+            ("val", crop_scenes_val, 3_000_000, "synth_crops", crops),
+        ]
+    for split, n, offset, source, pool in batches:
+        prefix = "synthc" if pool else "synth"
+        for i in tqdm(range(n), desc=f"{source} {split}", disable=not progress):
+            name = f"{prefix}_{offset + i:07d}"
             image_path = out / "images" / split / f"{name}.jpg"
             label_path = out / "labels" / split / f"{name}.txt"
             if image_path.is_file() and label_path.is_file():
@@ -128,15 +161,15 @@ def build_dataset(
                 plates = len(label_path.read_text().splitlines())
             else:
                 rng = np.random.default_rng([seed, offset + i])
-                scene = render_scene(rng)
+                scene = render_scene(rng, plate_crops=pool)
                 image = scene.image
                 quality = int(rng.integers(55, 96))
                 cv2.imwrite(str(image_path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
                 lines = scene_label_lines(scene.plate_boxes_xyxy, (image.shape[1], image.shape[0]))
                 label_path.write_text("".join(line + "\n" for line in lines))
                 plates = len(lines)
-            rows.append(_row(split, image_path.resolve(), "synth", plates, phash(image), ahash(image)))
-            counts.add(split, "synth", plates)
+            rows.append(_row(split, image_path.resolve(), source, plates, phash(image), ahash(image)))
+            counts.add(split, source, plates)
     data_yaml = out / "data.yaml"
     data_yaml.write_text(
         f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames:\n  0: plate\n"
