@@ -73,6 +73,12 @@ NAMED_RUNS: dict[str, RunSpec] = {
         RunSpec("stock", "stock", description="platedet + RapidOCR (det+rec) on every plate of every frame"),
         RunSpec("default", "pipeline", description="our pipeline, default config"),
         RunSpec(
+            "platedet",
+            "pipeline",
+            {"plate_detector.model.path": None, "plate_detector.model.input_size": None},
+            description="the embedded platedet plate detector (YOLOv8s-seg, 640), whatever --config sets",
+        ),
+        RunSpec(
             "fp32", "pipeline", {"plate_detector.model.precision": "fp32"}, description="plate detector fp32"
         ),
         RunSpec(
