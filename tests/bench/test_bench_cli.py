@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ovr_alpr.bench.clips import standard_clip
 from ovr_alpr.bench.report import add_ratios, table_lines
-from ovr_alpr.bench.runs import ResourceMeter, parse_compare
+from ovr_alpr.bench.runs import DetectionRecorder, ResourceMeter, parse_compare
 from ovr_alpr.cli import main
 from ovr_alpr.errors import ConfigError
-from ovr_alpr.synth.clip import make_clip
+from ovr_alpr.synth.clip import ClipManifest, VehicleTruth, make_clip
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,14 @@ def test_bench_compare_stock_default_json_contract(tiny_clip: Path, tmp_path: Pa
         assert runs[name]["cpu_percent"] >= 0 and runs[name]["peak_rss_mb"] > 0
         assert "ocr_calls_per_vehicle" in runs[name]
     assert "track" in runs["default"]["stages"]
+    by_size = runs["default"]["detection_recall_by_size"]  # scored against the clip's manifest
+    assert list(by_size) == ["small", "medium", "closeup"]
+    labels = sum(b["labels"] for b in by_size.values())  # 0 when no plate is wholly in view in 3 frames
+    assert (
+        runs["default"]["detection_recall"] is None
+        if labels == 0
+        else 0 <= runs["default"]["detection_recall"] <= 1
+    )
     assert report["baseline"] == "stock" and runs["default"]["fps_vs_stock"] > 0
     assert report["clip"]["vehicles"] is not None  # the manifest beside the clip was found
     assert chart.stat().st_size > 0
@@ -63,6 +72,34 @@ def test_bench_compare_stock_default_json_contract(tiny_clip: Path, tmp_path: Pa
 def test_bench_missing_source_is_a_one_line_error(tmp_path: Path, capsys):
     assert main(["bench", "--source", str(tmp_path / "none.mp4"), "--compare", "default"]) == 3  # SourceError
     assert capsys.readouterr().err.startswith("error: SourceError")
+
+
+def test_detection_recorder_scores_boxes_by_plate_size():
+    manifest = ClipManifest(
+        "",
+        1280,
+        720,
+        25.0,
+        2,
+        0,
+        (
+            VehicleTruth("AB123", "eu", 0, 0, 1, {0: (100, 100, 140, 112), 1: (100, 100, 400, 160)}),
+            VehicleTruth("CD456", "eu", 1, 0, 1, {0: (600, 300, 750, 330)}),
+        ),
+    )
+    recorder = DetectionRecorder(manifest)
+    recorder.score(0, np.array([[600, 300, 750, 330]], np.float32), np.array([0.9], np.float32))
+    recorder.score(1, np.array([[100, 100, 400, 160]], np.float32), np.array([0.9], np.float32))
+    figures = recorder.figures()
+    assert figures["detection_recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert {k: (b["detected"], b["labels"]) for k, b in figures["detection_recall_by_size"].items()} == {
+        "small": (0, 1),
+        "medium": (1, 1),
+        "closeup": (1, 1),
+    }
+    runs = {"default": {"fps": 10.0, "stages": {}, **figures}}
+    lines = table_lines(runs, None)
+    assert "det rec" in lines[0] and "66.7" in lines[2] and "0/100/100" in lines[2]
 
 
 def test_parse_compare_always_adds_decode_only_first():

@@ -16,6 +16,7 @@ REQUIRED_KEYS = {
     "exact_match",
     "detection_recall",
     "detection_precision",
+    "detection_recall_by_size",
     "cer",
     "ms_per_image",
     "misses",

@@ -10,12 +10,14 @@ import pytest
 from ovr_alpr.evaluation.datasets import LabelledImage
 from ovr_alpr.evaluation.metrics import (
     PlateOutcome,
+    SizeRecall,
     Tally,
     cer,
     confusable_match,
     exact_match,
     match_boxes,
     pick_reads,
+    size_bucket,
 )
 from ovr_alpr.evaluation.runner import score_image
 from ovr_alpr.pipeline.alpr import PlateRead
@@ -140,3 +142,33 @@ def test_tally_without_text_labels_reports_detection_only():
     tally.add(score_image(sample, [_read((0, 0, 100, 40), "AB123")]), n_predictions=1)
     assert tally.exact_match is None and tally.cer is None
     assert tally.detection_recall == 1.0 and tally.detection_precision == 1.0
+
+
+@pytest.mark.parametrize(
+    ("width", "bucket"),
+    [
+        (20.0, "small"),
+        (63.9, "small"),
+        (64.0, "medium"),
+        (279.0, "medium"),
+        (280.0, "closeup"),
+        (900, "closeup"),
+    ],
+)
+def test_size_buckets_by_plate_width(width, bucket):
+    assert size_bucket(width) == bucket
+
+
+def test_tally_splits_detection_recall_by_plate_size():
+    labels = np.array([[0, 0, 40, 12], [100, 0, 300, 50], [0, 100, 500, 220], [600, 0, 640, 12.0]])
+    sample = LabelledImage(Path("x.jpg"), labels)
+    # found: the medium plate and the close-up; missed: both small ones
+    reads = [_read((100, 0, 300, 50), ""), _read((0, 100, 500, 220), "")]
+    tally = Tally()
+    tally.add(score_image(sample, reads), n_predictions=2)
+    by_size = tally.by_size.to_dict()
+    assert list(by_size) == ["small", "medium", "closeup"]
+    assert by_size["small"] == {"labels": 2, "detected": 0, "recall": 0.0}
+    assert by_size["medium"] == {"labels": 1, "detected": 1, "recall": 1.0}
+    assert by_size["closeup"] == {"labels": 1, "detected": 1, "recall": 1.0}
+    assert SizeRecall().to_dict()["closeup"]["recall"] is None  # no label of that size: no rate

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..evaluation.metrics import size_buckets_doc
 from .runs import STAGES
 
 
@@ -27,6 +28,16 @@ def add_ratios(runs: dict[str, dict[str, Any]]) -> str | None:
     return base
 
 
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _size_cell(by_size: dict[str, dict] | None) -> str:
+    if not by_size:
+        return "-"
+    return "/".join(_cell(_pct(b["recall"]), "{:.0f}") for b in by_size.values())
+
+
 def _cell(value: Any, fmt: str = "{:.1f}") -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -42,6 +53,8 @@ def table_lines(runs: dict[str, dict[str, Any]], baseline: str | None) -> list[s
         "cpu %",
         "rss MB",
         "plates",
+        "det rec",
+        "small/med/close",
     ]
     rows = [header]
     for name, r in runs.items():
@@ -60,6 +73,8 @@ def table_lines(runs: dict[str, dict[str, Any]], baseline: str | None) -> list[s
                 _cell(r.get("cpu_percent"), "{:.0f}"),
                 _cell(r.get("peak_rss_mb"), "{:.0f}"),
                 "-" if plates is None else str(plates),
+                _cell(_pct(r.get("detection_recall")), "{:.1f}"),
+                _size_cell(r.get("detection_recall_by_size")),
             ]
         )
     widths = [
@@ -80,6 +95,10 @@ def table_lines(runs: dict[str, dict[str, Any]], baseline: str | None) -> list[s
     lines.insert(1, "-" * len(lines[0]))
     lines.append(
         "stage columns: p50 ms per call; fps: clip frames per wall second; ocr/veh: OCR calls per vehicle"
+    )
+    lines.append(
+        "det rec: % of the clip's plate boxes found at IoU 0.5 in the frames detected on, then by size "
+        f"({size_buckets_doc()}; - = no plate of that size)"
     )
     return lines
 

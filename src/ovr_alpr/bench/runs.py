@@ -10,7 +10,10 @@ Every run reads the same first `frames` frames of the clip and reports:
 - `cpu_percent`: process CPU time / wall time over the run (100 = one core busy);
 - `peak_rss_mb`: the process's highest resident memory sampled during the run (models of earlier runs are
   released first, but the interpreter rarely returns freed memory, so later runs read a little high);
-- `plates_read`: manifest plates whose text was read exactly at least once (accuracy check), when known.
+- `plates_read`: manifest plates whose text was read exactly at least once (accuracy check), when known;
+- `detection_recall`, `detection_recall_by_size`: of the manifest's plate boxes in the frames the pipeline
+  ran its plate detector on, those it found at IoU >= 0.5, overall and by plate size
+  (`evaluation.metrics.SIZE_BUCKETS`), when the manifest is known.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 import psutil
 
 from ..errors import ConfigError, SourceError
+from ..evaluation.metrics import SizeRecall, match_boxes
 from ..pipeline.config import AppConfig, load_config
 from ..plate_text.text import normalize_text
 from ..synth.clip import ClipManifest
@@ -68,6 +72,12 @@ NAMED_RUNS: dict[str, RunSpec] = {
     for spec in (
         RunSpec("stock", "stock", description="platedet + RapidOCR (det+rec) on every plate of every frame"),
         RunSpec("default", "pipeline", description="our pipeline, default config"),
+        RunSpec(
+            "platedet",
+            "pipeline",
+            {"plate_detector.model.path": None, "plate_detector.model.input_size": None},
+            description="the embedded platedet plate detector (YOLOv8s-seg, 640), whatever --config sets",
+        ),
         RunSpec(
             "fp32", "pipeline", {"plate_detector.model.precision": "fp32"}, description="plate detector fp32"
         ),
@@ -311,6 +321,60 @@ def run_stock(clip: Clip, cfg: AppConfig) -> dict[str, Any]:
     return _finish(entry, clip, wall, processed, meter, runner.timer, runner.ocr_calls, None)
 
 
+class DetectionRecorder:
+    """Scores the pipeline's plate detections against a clip's manifest, frame by frame.
+
+    It wraps each camera worker's `process` (to know the frame index) and the finder's `detect_plates` (to
+    see its boxes); frames the pipeline skips (frame_skip, idle sampling) are not scored.
+    """
+
+    def __init__(self, manifest: ClipManifest) -> None:
+        self.manifest = manifest
+        self.by_size = SizeRecall()
+        self._frame: int | None = None
+
+    def attach(self, pipeline: Any) -> None:
+        for worker in pipeline._workers:
+            worker.process = self._wrap_process(worker.process)
+        pipeline.finder.detect_plates = self._wrap_detect(pipeline.finder.detect_plates)
+
+    def _wrap_process(self, process: Callable) -> Callable:
+        def wrapped(frame):
+            self._frame = frame.index
+            try:
+                return process(frame)
+            finally:
+                self._frame = None
+
+        return wrapped
+
+    def _wrap_detect(self, detect: Callable) -> Callable:
+        def wrapped(image, *args, **kwargs):
+            plates = detect(image, *args, **kwargs)
+            if self._frame is not None:
+                self.score(self._frame, plates.xyxy, plates.confidence)
+            return plates
+
+        return wrapped
+
+    def score(self, frame_index: int, xyxy: np.ndarray, confidence: np.ndarray) -> None:
+        truth = self.manifest.plates_in_frame(frame_index)
+        if not truth:
+            return
+        labels = np.array([box for _, box in truth], dtype=np.float32)
+        matched = match_boxes(xyxy, confidence, labels)
+        for box, m in zip(labels, matched, strict=True):
+            self.by_size.add(float(box[2] - box[0]), bool(m >= 0))
+
+    def figures(self) -> dict[str, Any]:
+        labels = sum(self.by_size.labels.values())
+        found = sum(self.by_size.detected.values())
+        return {
+            "detection_recall": round(found / labels, 4) if labels else None,
+            "detection_recall_by_size": self.by_size.to_dict(),
+        }
+
+
 def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, Any]:
     from ..pipeline import Pipeline
 
@@ -327,6 +391,9 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
         if describe is not None:  # which model file and precision actually ran
             model = describe()
             entry["plate_model"] = {k: model.get(k) for k in ("file", "provider", "precision")}
+        recorder = DetectionRecorder(clip.manifest) if clip.manifest is not None else None
+        if recorder is not None:
+            recorder.attach(pipeline)
         max_frames = math.ceil(clip.frames / (spec.frame_skip + 1))
         meter = ResourceMeter()
         with meter.measure():
@@ -345,6 +412,8 @@ def run_pipeline(clip: Clip, cfg_path: Path | None, spec: RunSpec) -> dict[str, 
         )
         if clip.manifest is not None:
             entry["plates_read"] = len(clip.plate_texts & set(texts))
+        if recorder is not None:
+            entry.update(recorder.figures())
         processed = stats.get("frames_processed", stats.get("frames", 0))
         return _finish(
             entry, clip, wall, processed, meter, pipeline.timer, stats.get("ocr_calls"), stats.get("tracks")

@@ -16,8 +16,8 @@ def bench_command(
     compare: str = typer.Option(
         "stock,default",
         "--compare",
-        help="comma-separated configurations: stock, "
-        "default, fp32, fp16, int8, skip1, skip2 (decode_only is always added)",
+        help="comma-separated configurations: stock, default, platedet (the embedded plate detector "
+        "whatever --config sets), fp32, fp16, int8, skip1, skip2 (decode_only is always added)",
     ),
     json_path: Path | None = typer.Option(None, "--json", help="write every figure as JSON"),
     chart: Path | None = typer.Option(None, "--chart", help="write a PNG chart of fps and stage ms"),

@@ -10,6 +10,11 @@ The rule that picks which read is scored against a labelled plate (`pick_reads`)
    read the right plate, still counts as a correct read.
 3. With no such read, the label's read is "" (a miss).
 
+Detection recall is also reported by plate size (`SIZE_BUCKETS`, by the labelled box's width in pixels of
+the image as given): `small` under 64 px (a far plate: 64 px is where the readers start to fail),
+`medium` 64-279 px, `closeup` 280 px and wider (a gate or barrier camera; on real handheld clips the
+current detector boxed only part of such plates).
+
 A read equals its label when both, upper-cased and stripped to A-Z0-9, are the same string. A second,
 looser rate (`exact_match_confusable`) also maps O->0 and I->1 first: many plate fonts draw these alike
 and the OpenALPR labels themselves mix them up, so it separates reading errors from that ambiguity.
@@ -18,7 +23,7 @@ and the OpenALPR labels themselves mix them up, so it separates reading errors f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -28,6 +33,58 @@ from ..plate_text.text import fold_confusables, normalize_text
 
 #: Minimum IoU for a read's box to count as the labelled plate's box.
 IOU_THRESHOLD = 0.5
+
+#: Plate-size buckets of the recall split: (name, smallest width px, first width px of the next bucket).
+SIZE_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("small", 0.0, 64.0),
+    ("medium", 64.0, 280.0),
+    ("closeup", 280.0, float("inf")),
+)
+
+
+def size_bucket(width_px: float) -> str:
+    """The `SIZE_BUCKETS` name of a plate `width_px` wide.
+
+    Example:
+        >>> size_bucket(40), size_bucket(150), size_bucket(300)
+        ('small', 'medium', 'closeup')
+    """
+    for name, low, high in SIZE_BUCKETS:
+        if low <= width_px < high:
+            return name
+    return SIZE_BUCKETS[0][0]  # negative widths (broken labels) count as small
+
+
+@dataclass
+class SizeRecall:
+    """Labelled plates and those detected (IoU >= 0.5), per `SIZE_BUCKETS` bucket."""
+
+    labels: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in SIZE_BUCKETS})
+    detected: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in SIZE_BUCKETS})
+
+    def add(self, width_px: float, detected: bool) -> None:
+        bucket = size_bucket(width_px)
+        self.labels[bucket] += 1
+        self.detected[bucket] += bool(detected)
+
+    def to_dict(self) -> dict[str, dict[str, float | int | None]]:
+        """{bucket: {"labels", "detected", "recall" (None when no label)}} in `SIZE_BUCKETS` order."""
+        return {
+            name: {
+                "labels": self.labels[name],
+                "detected": self.detected[name],
+                "recall": round(self.detected[name] / self.labels[name], 4) if self.labels[name] else None,
+            }
+            for name, _, _ in SIZE_BUCKETS
+        }
+
+
+def size_buckets_doc() -> str:
+    """One line saying what the buckets are, for reports."""
+    parts = []
+    for name, low, high in SIZE_BUCKETS:
+        parts.append(f"{name} >= {low:.0f} px" if high == float("inf") else f"{name} < {high:.0f} px")
+    return "plate width: " + ", ".join(parts)
 
 
 def exact_match(read: str, label: str) -> bool:
@@ -157,6 +214,7 @@ class Tally:
     text_correct_confusable: int = 0
     char_errors: int = 0
     label_chars: int = 0
+    by_size: SizeRecall = field(default_factory=SizeRecall)
 
     def add(self, outcomes: Sequence[PlateOutcome], n_predictions: int) -> None:
         self.images += 1
@@ -164,6 +222,7 @@ class Tally:
         self.predictions += n_predictions
         self.true_positives += sum(o.detected for o in outcomes)
         for o in outcomes:
+            self.by_size.add(o.label_xyxy[2] - o.label_xyxy[0], o.detected)
             if o.has_text:
                 self.text_labels += 1
                 self.text_correct += o.correct

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .metrics import MISS_CAUSES, PlateOutcome, char_errors, miss_cause
+from .metrics import MISS_CAUSES, PlateOutcome, char_errors, miss_cause, size_buckets_doc
 from .runner import EvalResult
 
 #: Failures shown on the contact sheet at most (the full list is in the report and the JSON).
@@ -21,6 +21,13 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
+def size_recall_text(by_size: dict[str, dict]) -> str:
+    """`small 80.0 % (4/5), medium ...` of a `SizeRecall.to_dict()`."""
+    return ", ".join(
+        f"{name} {_pct(b['recall'])} ({b['detected']}/{b['labels']})" for name, b in by_size.items()
+    )
+
+
 def summary_lines(result: EvalResult) -> list[str]:
     d = result.to_dict()
     lines = [
@@ -30,6 +37,7 @@ def summary_lines(result: EvalResult) -> list[str]:
         f"detection recall {_pct(d['detection_recall'])}   precision {_pct(d['detection_precision'])}   "
         f"(IoU 0.5)",
         f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
+        f"detection recall by size: {size_recall_text(d['detection_recall_by_size'])} ({size_buckets_doc()})",
     ]
     if d["skipped_images"]:
         lines.append(f"{len(d['skipped_images'])} undecodable image(s) skipped: {d['skipped_images'][0]} ...")
@@ -78,6 +86,10 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         ("character error rate", _pct(d["cer"])),
         ("plate detection recall @ IoU 0.5", _pct(d["detection_recall"])),
         ("plate detection precision @ IoU 0.5", _pct(d["detection_precision"])),
+        *(
+            (f"plate detection recall, {name} plates", f"{_pct(b['recall'])} ({b['detected']}/{b['labels']})")
+            for name, b in d["detection_recall_by_size"].items()
+        ),
         ("ms per image (mean / p50)", f"{d['ms_per_image']:.1f} / {d['p50_ms_per_image']:.1f}"),
     ]
     text = [
@@ -91,7 +103,7 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         "(most confident read first); an unmatched label takes the most confident unmatched read with text. "
         "Texts are compared upper-cased, alphanumerics only. CER = all edits / all label characters. "
         "Precision counts unlabelled plates that were found (some images show more plates than the one "
-        "labelled) as false positives, so it is a lower bound.",
+        "labelled) as false positives, so it is a lower bound. Recall by size: " + size_buckets_doc() + ".",
         "",
         "![metrics](metrics.png)",
         "",

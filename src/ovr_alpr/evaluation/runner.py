@@ -61,6 +61,7 @@ class EvalResult:
             "exact_match_confusable": _round(t.exact_match_confusable),
             "detection_recall": _round(t.detection_recall),
             "detection_precision": _round(t.detection_precision),
+            "detection_recall_by_size": t.by_size.to_dict(),
             "cer": _round(t.cer),
             "ms_per_image": round(self.ms_per_image, 2),
             "p50_ms_per_image": round(float(np.percentile(self.image_ms, 50)), 2) if self.image_ms else 0.0,

@@ -1,5 +1,5 @@
 """Training of the project's own models (application layer: nothing below imports it).
 
-`ovr-alpr train reader` trains the plate-text reader shipped in `ovr_alpr/assets/` (needs the `[train]`
-extra: PyTorch).
+`ovr-alpr train reader` trains the plate-text reader and `ovr-alpr train detector` fine-tunes the nano plate
+detector (both need the `[train]` extra).
 """

@@ -1,0 +1,289 @@
+"""`ovr-alpr train detector`: fine-tunes a nano YOLO plate detector at 416 with Ultralytics, exports ONNX.
+
+Steps: build the dataset (`detector_data`: shared photos + rendered scenes, checked against the evaluation
+sets by `eval_guard`), train with Ultralytics (seeded; its progress bars show each epoch's ETA, and one log
+line per epoch gives the run's), or resume from `last.pt`; export `best.pt` to ONNX (opset 17, 1x3x416x416,
+box-only detect head: [1, 5, anchors]); write the model card.
+
+Needs the `[train]` extra (torch, Ultralytics; torchvision is made importable by `torchvision_shim`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ModelError
+from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest
+from .eval_guard import find_leaks
+
+log = logging.getLogger(__name__)
+
+ONNX_NAME = "plate_nano416.onnx"
+CARD_NAME = "plate_nano416.md"
+
+
+@dataclass
+class DetectorTrainConfig:
+    """What `train_detector` does; every field is a `train detector` option.
+
+    Attributes:
+        out_dir: run folder: `data/` (the dataset), `run/` (Ultralytics' run), the ONNX and the card.
+        weights: starting `.pt` checkpoint (a YOLOv8n/YOLO11n, ideally already trained on plates).
+        weights_licence: its licence, for the card.
+        data_dir: the shared YOLO detection set (`shared/data/train/detect`), or None for scenes only.
+        eval_dirs: evaluation folders no training image may come from (checked before training).
+        synth_train / synth_val: rendered scenes added to each split.
+        crop_dir: `shared/data/train/ocr` (real plate photos), mounted in `crop_scenes_*` more scenes.
+        epochs: epochs (Ultralytics re-plans them to fit `hours` when that is set).
+        hours: wall-time budget of the training, or None.
+        imgsz / batch / workers / device / seed: as in Ultralytics.
+        close_mosaic: last epochs trained without mosaic.
+        resume: continue `run/weights/last.pt` with its own arguments.
+    """
+
+    out_dir: Path
+    weights: Path
+    weights_licence: str = "AGPL-3.0"
+    data_dir: Path | None = None
+    eval_dirs: list[Path] = field(default_factory=list)
+    synth_train: int = 900
+    synth_val: int = 120
+    crop_dir: Path | None = None
+    crop_scenes_train: int = 0
+    crop_scenes_val: int = 0
+    epochs: int = 30
+    hours: float | None = None
+    imgsz: int = 416
+    batch: int = 16
+    workers: int = 0
+    device: str = "cpu"
+    seed: int = 0
+    close_mosaic: int = 2
+    resume: bool = False
+
+
+@dataclass
+class DetectorTrainResult:
+    onnx_path: Path
+    card_path: Path
+    best_pt: Path
+    metrics: dict[str, float]
+    epochs_done: int
+    wall_s: float
+
+
+def _import_yolo():
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install behind the user's back
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    try:
+        from .torchvision_shim import ensure_torchvision
+
+        ensure_torchvision()
+        from ultralytics import YOLO
+    except ImportError as exc:
+        raise ModelError(
+            f"training the detector needs torch, torchvision and ultralytics ({exc})",
+            "pip install 'ovr-alpr[train]'",
+        ) from None
+    return YOLO
+
+
+def _eta_callback(started: float):
+    """An Ultralytics `on_fit_epoch_end` callback logging the whole run's progress and ETA."""
+
+    def on_fit_epoch_end(trainer) -> None:
+        done = trainer.epoch + 1
+        total = trainer.epochs
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (total - done)
+        fitness = getattr(trainer, "fitness", None)
+        log.warning(
+            "epoch %d/%d done, %.1f min elapsed, ETA %.1f min, fitness %s",
+            done,
+            total,
+            elapsed / 60,
+            eta / 60,
+            "-" if fitness is None else f"{float(fitness):.4f}",
+        )
+
+    return on_fit_epoch_end
+
+
+def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
+    """Builds the data, trains (or resumes), exports ONNX and writes the card (see the module docstring).
+
+    Raises:
+        ConfigError: missing weights or data, or an evaluation image in the training set.
+        ModelError: torch/Ultralytics missing.
+    """
+    YOLO = _import_yolo()
+    out = Path(cfg.out_dir)
+    run_dir = out / "run"
+    last = run_dir / "weights" / "last.pt"
+    t0 = time.perf_counter()
+    data_yaml = out / "data" / "data.yaml"
+    if cfg.resume:
+        if not last.is_file():
+            raise ConfigError(f"nothing to resume: {last} does not exist", "run without --resume first")
+        model = YOLO(str(last))
+        model.add_callback("on_fit_epoch_end", _eta_callback(t0))
+        model.train(resume=True)
+    else:
+        if not Path(cfg.weights).is_file():
+            raise ConfigError(f"starting weights {cfg.weights} not found", "pass --weights PATH to a .pt")
+        data_yaml, _ = build_dataset(
+            out / "data",
+            cfg.data_dir,
+            cfg.synth_train,
+            cfg.synth_val,
+            cfg.seed,
+            crop_dir=cfg.crop_dir,
+            crop_scenes_train=cfg.crop_scenes_train,
+            crop_scenes_val=cfg.crop_scenes_val,
+        )
+        check_no_eval_images(out / "data" / "manifest.csv", cfg.eval_dirs)
+        model = YOLO(str(cfg.weights))
+        model.add_callback("on_fit_epoch_end", _eta_callback(t0))
+        args: dict[str, Any] = {
+            "data": str(data_yaml),
+            "imgsz": cfg.imgsz,
+            "epochs": cfg.epochs,
+            "batch": cfg.batch,
+            "workers": cfg.workers,
+            "device": cfg.device,
+            "seed": cfg.seed,
+            "deterministic": True,
+            "project": str(out.resolve()),
+            "name": "run",
+            "exist_ok": True,
+            "plots": False,  # plotting wants fonts from the internet
+            "amp": cfg.device != "cpu",
+            "close_mosaic": cfg.close_mosaic,
+            "warmup_epochs": 0.5,  # fine-tuning a plate model: a short warm-up
+            "patience": 100,
+            "val": True,
+        }
+        if cfg.hours:
+            args["time"] = cfg.hours
+        model.train(**args)
+    best = run_dir / "weights" / "best.pt"
+    if not best.is_file():
+        best = last
+    onnx_path = export_onnx(best, out / ONNX_NAME, cfg.imgsz)
+    metrics, epochs_done = read_results(run_dir / "results.csv")
+    wall_s = time.perf_counter() - t0
+    counts = json.loads((out / "data" / "counts.json").read_text())
+    card = write_card(out / CARD_NAME, cfg, counts, metrics, epochs_done, wall_s, onnx_path)
+    return DetectorTrainResult(onnx_path, card, best, metrics, epochs_done, wall_s)
+
+
+def check_no_eval_images(manifest: Path, eval_dirs: list[Path]) -> None:
+    """Raises ConfigError when a training image of `manifest` is an evaluation image (path or hash)."""
+    dirs = [d for d in eval_dirs if Path(d).is_dir()]
+    if not dirs:
+        log.warning("no evaluation folder found to check the training set against")
+        return
+    leaks = find_leaks(read_manifest(manifest), dirs)
+    if leaks:
+        first = leaks[0]
+        raise ConfigError(
+            f"{len(leaks)} training image(s) are evaluation images, e.g. {first.train_path} ~ "
+            f"{first.eval_path} ({first.reason})",
+            "remove them from the training data",
+        )
+    log.info("training set checked: no image of %s", ", ".join(str(d) for d in dirs))
+
+
+def export_onnx(pt_path: Path, onnx_path: Path, imgsz: int) -> Path:
+    """`pt_path` as ONNX at `onnx_path`: opset 17, static 1x3xSxS, FP32, the detect head's decoded output."""
+    YOLO = _import_yolo()
+    exported = YOLO(str(pt_path)).export(
+        format="onnx", imgsz=imgsz, opset=17, simplify=False, dynamic=False, half=False, device="cpu"
+    )
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(exported, onnx_path)
+    return onnx_path
+
+
+def read_results(results_csv: Path) -> tuple[dict[str, float], int]:
+    """The validation metrics of the best epoch (highest mAP50-95) from Ultralytics' `results.csv`."""
+    if not results_csv.is_file():
+        return {}, 0
+    with open(results_csv, newline="") as fh:
+        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
+    if not rows:
+        return {}, 0
+    key = "metrics/mAP50-95(B)"
+    best = max(rows, key=lambda r: float(r.get(key) or 0))
+    wanted = {
+        "precision": "metrics/precision(B)",
+        "recall": "metrics/recall(B)",
+        "mAP50": "metrics/mAP50(B)",
+        "mAP50-95": key,
+    }
+    metrics = {name: round(float(best[col]), 4) for name, col in wanted.items() if col in best}
+    metrics["best_epoch"] = int(float(best.get("epoch", 0)))
+    return metrics, len(rows)
+
+
+def write_card(
+    path: Path,
+    cfg: DetectorTrainConfig,
+    counts: dict,
+    metrics: dict[str, float],
+    epochs: int,
+    wall_s: float,
+    onnx_path: Path,
+) -> Path:
+    """The model card: what the model is, data sources with licences and counts, weights, metrics, command."""
+    c = DatasetCounts(**counts)
+    lines = [
+        f"# {onnx_path.name}: nano plate detector at {cfg.imgsz}",
+        "",
+        f"YOLO nano detect model (one class: `plate`), ONNX opset 17, input 1x3x{cfg.imgsz}x{cfg.imgsz} RGB "
+        "0..1 letterboxed, output [1, 5, anchors] (cx, cy, w, h, score). "
+        "Trained by `ovr-alpr train detector`.",
+        "",
+        "## Starting weights",
+        "",
+        f"`{Path(cfg.weights).name}`: {cfg.weights_licence}. (`fastanpr==0.1.13`'s `fastanpr/best.pt` is a "
+        "YOLOv8n fine-tuned on plates from COCO, AGPL-3.0.)",
+        "",
+        "## Training data",
+        "",
+        "| source | licence | split | images | plates |",
+        "|---|---|---|---|---|",
+    ]
+    for split, per_source in c.images.items():
+        for source, n in per_source.items():
+            origin, licence = SOURCES[source]
+            lines.append(f"| {origin} | {licence} | {split} | {n} | {c.plates[split][source]} |")
+    lines += [
+        "",
+        "No image of the evaluation sets (`shared/data/openalpr`) is in the training set: every training "
+        "image was checked by path and by perceptual/average hash before training (`train.eval_guard`).",
+        "",
+        "## Training",
+        "",
+        f"- epochs run: {epochs}; wall time {wall_s / 60:.1f} min; device {cfg.device}; seed {cfg.seed}",
+        f"- arguments: `{json.dumps({k: str(v) for k, v in asdict(cfg).items()})}`",
+        f"- command: `ovr-alpr {' '.join(sys.argv[1:])}`",
+        "",
+        "## Metrics (validation split of the training data, best epoch)",
+        "",
+        *(f"- {k}: {v}" for k, v in metrics.items()),
+        "",
+        "Measured on the project's evaluation sets: see the project README (`ovr-alpr eval`, `validate`).",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return path
