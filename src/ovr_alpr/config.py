@@ -26,6 +26,14 @@ from pydantic_core import PydanticCustomError
 from .registry import registry
 
 
+def registered_word(kind: str, value: str) -> str:
+    """`value` when it is `auto` or a word registered (or declared) for `kind`; ValueError listing them."""
+    known = registry(kind)
+    if value != "auto" and known.names() and value not in known:
+        raise ValueError(f"got {value!r}, allowed: auto, {known.allowed()}")
+    return value
+
+
 class StrictConfig(BaseModel):
     """Base of every config model: unknown keys are errors, assignments are validated."""
 
@@ -112,10 +120,7 @@ class ModelConfig(_Strict):
     @field_validator("backend")
     @classmethod
     def _backend(cls, value: str) -> str:
-        known = registry("backend")
-        if value != "auto" and known.names() and value not in known:
-            raise ValueError(f"got {value!r}, allowed: auto, {known.allowed()}")
-        return value
+        return registered_word("backend", value)
 
     @field_validator("device")
     @classmethod
@@ -147,10 +152,7 @@ class VehicleDetectorConfig(_Strict):
     @field_validator("format")
     @classmethod
     def _format(cls, value: str) -> str:
-        known = registry("detector format")
-        if value != "auto" and known.names() and value not in known:
-            raise ValueError(f"got {value!r}, allowed: auto, {known.allowed()}")
-        return value
+        return registered_word("detector format", value)
 
 
 class OcrConfig(PluginConfig):
