@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from ovr_alpr.config import CameraConfig
@@ -13,25 +12,7 @@ from ovr_alpr.pipeline import Pipeline
 from ovr_alpr.pipeline.config import AppConfig
 from ovr_alpr.plate_text import PlateText
 from ovr_alpr.synth.clip import make_clip
-from ovr_alpr.types import Detections
-
-
-class ScriptedDetector:
-    """Returns the manifest's plate boxes for the n-th call (frame n, no frame skip)."""
-
-    def __init__(self, manifest, cameras: int = 1) -> None:
-        self.class_names = {0: "plate"}
-        self.manifest = manifest
-        self.calls = 0
-        self.cameras = cameras  # cameras are served round-robin: call n is frame n // cameras
-
-    def __call__(self, image):
-        frame = self.calls // self.cameras
-        self.calls += 1
-        boxes = [v.plate_boxes_xyxy[frame] for v in self.manifest.vehicles if frame in v.plate_boxes_xyxy]
-        if not boxes:
-            return Detections.empty()
-        return Detections(np.array(boxes), np.full(len(boxes), 0.9), np.zeros(len(boxes)))
+from scripted import ScriptedDetector
 
 
 @pytest.fixture(scope="module")

@@ -17,38 +17,15 @@ from ovr_alpr.config import CameraConfig, EventsConfig, LineConfig
 from ovr_alpr.detect.plates import PlateFinder
 from ovr_alpr.pipeline import Pipeline
 from ovr_alpr.pipeline.config import AppConfig
-from ovr_alpr.plate_text import PlateText
 from ovr_alpr.plate_text.normalize import PlateNormalizer
 from ovr_alpr.synth.clip import make_clip
 from ovr_alpr.track.state import TrackState
 from ovr_alpr.track.zones import CameraGeometry
-from ovr_alpr.types import Detections
+from scripted import ConfidentReader, ScriptedDetector
 
 MIDDLE_LINE = {"name": "gate", "points": [[0.0, 0.5], [1.0, 0.5]]}
 LEFT_HALF = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
 RIGHT_HALF = [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]
-
-
-class ScriptedDetector:
-    """The manifest's plate boxes for frame n (one camera, no frame skip); counts the boxes it returned."""
-
-    def __init__(self, manifest) -> None:
-        self.class_names = {0: "plate"}
-        self.manifest = manifest
-        self.calls = 0
-
-    def __call__(self, image):
-        frame = self.calls
-        self.calls += 1
-        boxes = [v.plate_boxes_xyxy[frame] for v in self.manifest.vehicles if frame in v.plate_boxes_xyxy]
-        if not boxes:
-            return Detections.empty()
-        return Detections(np.array(boxes), np.full(len(boxes), 0.9), np.zeros(len(boxes)))
-
-
-class ConfidentReader:
-    def read_batch(self, crops):
-        return [PlateText("AB123CD", 0.97, (0.97,) * 7) for _ in crops]
 
 
 @pytest.fixture(scope="module")

@@ -21,24 +21,9 @@ from ovr_alpr.sinks.base import BaseSink
 from ovr_alpr.synth.clip import make_clip
 from ovr_alpr.track import TRACKERS, ByteTrack, ByteTrackConfig
 from ovr_alpr.types import Detections
+from scripted import ScriptedDetector
 
 TINY_MODEL: dict[str, Path] = {}
-
-
-class ScriptedDetector:
-    """The clip's own plate boxes, frame by frame (no model)."""
-
-    def __init__(self, manifest) -> None:
-        self.class_names = {0: "plate"}
-        self.manifest = manifest
-        self.calls = 0
-
-    def __call__(self, image):
-        frame, self.calls = self.calls, self.calls + 1
-        boxes = [v.plate_boxes_xyxy[frame] for v in self.manifest.vehicles if frame in v.plate_boxes_xyxy]
-        if not boxes:
-            return Detections.empty()
-        return Detections(np.array(boxes), np.full(len(boxes), 0.9), np.zeros(len(boxes)))
 
 
 class FixedReaderConfig(OcrConfig):
