@@ -250,6 +250,7 @@ class Pipeline:
     def stats(self) -> dict[str, Any]:
         c = self.counters
         summary = self.timer.summary()
+        open_tracks, spool_depth = self.state_counts()
         summary.update(
             {
                 "ocr_calls": c.ocr_calls,
@@ -268,8 +269,8 @@ class Pipeline:
                 "frames_idle_skipped": c.frames_idle_skipped,
                 "undelivered": self.undelivered,
                 "lost": self.lost,
-                "open_tracks": self.state_counts()[0],
-                "spool_depth": self.state_counts()[1],
+                "open_tracks": open_tracks,
+                "spool_depth": spool_depth,
                 "sinks": {s.name: _sink_stats(s) for s in self.sinks},
             }
         )
