@@ -45,6 +45,11 @@ def detector_command(
     seed: int = typer.Option(0, "--seed"),
     close_mosaic: int = typer.Option(2, "--close-mosaic", min=0, help="last epochs without mosaic"),
     resume: bool = typer.Option(False, "--resume", help="continue OUT_DIR/run/weights/last.pt"),
+    dataset: Path | None = typer.Option(
+        None,
+        "--dataset",
+        help="a dataset folder built before (an earlier run's data/): used instead of building",
+    ),
 ) -> None:
     """Fine-tune a nano YOLO plate detector at 416 on shared photos and rendered scenes; write ONNX, card."""
     from ..train.detector import DetectorTrainConfig, train_detector
@@ -70,6 +75,7 @@ def detector_command(
         seed=seed,
         close_mosaic=close_mosaic,
         resume=resume,
+        dataset=dataset,
     )
     result = train_detector(cfg)
     typer.echo(f"onnx: {result.onnx_path}")
@@ -97,7 +103,9 @@ def register(app: typer.Typer) -> None:
             help="evaluation sets kept out of training (texts and image hashes)",
         ),
         synthetic: int = typer.Option(40000, help="rendered plates (made once, cached)"),
-        steps: int = typer.Option(4000, help="optimiser steps"),
+        steps: int = typer.Option(
+            4000, min=0, help="optimiser steps; 0: as many as fit --max-minutes (planned after the warm-up)"
+        ),
         batch: int = typer.Option(128),
         lr: float = typer.Option(2e-3),
         real_fraction: float = typer.Option(0.5, help="share of each batch from real crops"),
@@ -110,6 +118,12 @@ def register(app: typer.Typer) -> None:
         max_minutes: float = typer.Option(0.0, help="stop early (and export) after this many minutes; 0: no"),
         threads: int = typer.Option(2, help="torch CPU threads"),
         workers: int = typer.Option(2, help="processes rendering plates"),
+        loader_workers: int = typer.Option(
+            0, min=0, help="processes making augmented batches (0: the training process makes them)"
+        ),
+        device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (bf16 autocast on CUDA)"),
+        width_mult: float = typer.Option(1.0, min=0.25, help="scales the network's channel counts"),
+        warmup_steps: int = typer.Option(300, min=1, help="steps of linear learning-rate warm-up"),
         resume: bool = typer.Option(False, help="continue from OUT_DIR/checkpoint.pt"),
         export_weights: str = typer.Option(
             "ema", help="weights exported: ema (moving average, default), raw, or best (best dev EMA)"
@@ -146,10 +160,16 @@ def register(app: typer.Typer) -> None:
             max_minutes=max_minutes,
             threads=threads,
             workers=workers,
+            loader_workers=loader_workers,
+            device=device,
+            width_mult=width_mult,
+            warmup_steps=warmup_steps,
             resume=resume,
             export_only=export_only,
             export_weights=export_weights,
         )
+        if steps == 0 and not max_minutes:
+            raise ConfigError("--steps 0 plans the steps to fit --max-minutes", "pass --max-minutes too")
         metrics = train(opts)
         typer.echo(
             f"wrote {out_dir / 'reader.onnx'} (best dev {metrics['best']}) and {out_dir / 'MODEL_CARD.md'}"

@@ -59,10 +59,19 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
         "## Training",
         f"- Steps {metrics.get('steps')} x batch {opts.batch} "
         f"({opts.real_fraction:.0%} augmented real crops, "
-        f"the rest rendered plates), AdamW lr {opts.lr} wd {opts.weight_decay}, OneCycle, label smoothing "
+        f"the rest rendered plates), AdamW lr {opts.lr} wd {opts.weight_decay}, {opts.warmup_steps} warm-up "
+        f"steps then cosine decay, label smoothing "
         f"{opts.label_smoothing}, EMA 0.998 (exported), seed {opts.seed}.",
-        f"- Wall time {metrics.get('minutes')} min on {opts.threads} CPU threads "
+        f"- Wall time {metrics.get('minutes')} min on {_where(opts)} "
         f"({metrics.get('samples_per_s')} samples/s).",
+        *(
+            [
+                f"- `--steps 0`: {metrics.get('steps')} steps were planned to fit --max-minutes; pass "
+                f"`--steps {metrics.get('steps')}` to repeat the run step for step."
+            ]
+            if str(opts.steps) == "0"
+            else []
+        ),
         "",
         "```",
         opts.command,
@@ -74,3 +83,13 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
         "",
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _where(opts: Any) -> str:
+    device = str(getattr(opts, "device", "cpu"))
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CUDA"
+        return f"{name} (bf16 autocast), {getattr(opts, 'loader_workers', 0)} batch processes"
+    return f"{opts.threads} CPU threads, {getattr(opts, 'loader_workers', 0)} batch processes"

@@ -48,6 +48,9 @@ class DetectorTrainConfig:
         imgsz / batch / workers / device / seed: as in Ultralytics.
         close_mosaic: last epochs trained without mosaic.
         resume: continue `run/weights/last.pt` with its own arguments.
+        dataset: a dataset folder built before (`data.yaml`, `manifest.csv`, `counts.json`, images and
+            labels, e.g. an earlier run's `data/` copied to another machine): used as it is instead of
+            building one; still checked against `eval_dirs`.
     """
 
     out_dir: Path
@@ -69,6 +72,7 @@ class DetectorTrainConfig:
     seed: int = 0
     close_mosaic: int = 2
     resume: bool = False
+    dataset: Path | None = None
 
 
 @dataclass
@@ -130,7 +134,8 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     run_dir = out / "run"
     last = run_dir / "weights" / "last.pt"
     t0 = time.perf_counter()
-    data_yaml = out / "data" / "data.yaml"
+    data_dir = Path(cfg.dataset) if cfg.dataset else out / "data"
+    data_yaml = data_dir / "data.yaml"
     if cfg.resume:
         if not last.is_file():
             raise ConfigError(f"nothing to resume: {last} does not exist", "run without --resume first")
@@ -140,17 +145,20 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     else:
         if not Path(cfg.weights).is_file():
             raise ConfigError(f"starting weights {cfg.weights} not found", "pass --weights PATH to a .pt")
-        data_yaml, _ = build_dataset(
-            out / "data",
-            cfg.data_dir,
-            cfg.synth_train,
-            cfg.synth_val,
-            cfg.seed,
-            crop_dir=cfg.crop_dir,
-            crop_scenes_train=cfg.crop_scenes_train,
-            crop_scenes_val=cfg.crop_scenes_val,
-        )
-        check_no_eval_images(out / "data" / "manifest.csv", cfg.eval_dirs)
+        if cfg.dataset:
+            data_yaml = use_dataset(data_dir)
+        else:
+            data_yaml, _ = build_dataset(
+                data_dir,
+                cfg.data_dir,
+                cfg.synth_train,
+                cfg.synth_val,
+                cfg.seed,
+                crop_dir=cfg.crop_dir,
+                crop_scenes_train=cfg.crop_scenes_train,
+                crop_scenes_val=cfg.crop_scenes_val,
+            )
+        check_no_eval_images(data_dir / "manifest.csv", cfg.eval_dirs)
         model = YOLO(str(cfg.weights))
         model.add_callback("on_fit_epoch_end", _eta_callback(t0))
         args: dict[str, Any] = {
@@ -181,9 +189,24 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     onnx_path = export_onnx(best, out / ONNX_NAME, cfg.imgsz)
     metrics, epochs_done = read_results(run_dir / "results.csv")
     wall_s = time.perf_counter() - t0
-    counts = json.loads((out / "data" / "counts.json").read_text())
+    counts = json.loads((data_dir / "counts.json").read_text())
     card = write_card(out / CARD_NAME, cfg, counts, metrics, epochs_done, wall_s, onnx_path)
     return DetectorTrainResult(onnx_path, card, best, metrics, epochs_done, wall_s)
+
+
+def use_dataset(data_dir: Path) -> Path:
+    """`data_dir`'s `data.yaml`, pointed at `data_dir` where it is now (it may have been built elsewhere)."""
+    missing = [n for n in ("manifest.csv", "counts.json", "images", "labels") if not (data_dir / n).exists()]
+    if missing:
+        raise ConfigError(
+            f"{data_dir} is not a built dataset (missing {', '.join(missing)})",
+            "pass the data/ folder of an earlier `ovr-alpr train detector` run",
+        )
+    data_yaml = data_dir / "data.yaml"
+    data_yaml.write_text(
+        f"path: {data_dir.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames:\n  0: plate\n"
+    )
+    return data_yaml
 
 
 def check_no_eval_images(manifest: Path, eval_dirs: list[Path]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import random
 import shlex
 import sys
@@ -61,6 +63,9 @@ class TrainOptions:
     export_weights: str = "ema"
     threads: int = 2
     workers: int = 2
+    loader_workers: int = 0
+    device: str = "cpu"
+    warmup_steps: int = 300
     resume: bool = False
     command: str = field(
         default_factory=lambda: " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
@@ -117,6 +122,55 @@ def build_model(opts: TrainOptions):
     return SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
 
 
+def batch_stream(batches: BatchMaker, opts: TrainOptions, first_step: int):
+    """Endless (images, targets) tensor pairs: made in this process, or by `opts.loader_workers` processes.
+
+    Worker `w` draws from its own generator seeded by (seed, w, first step); the loader hands out the
+    workers' batches in turn, so a run is the same for the same seed and worker count.
+    """
+    import cv2
+    import torch
+
+    if opts.loader_workers <= 0:
+        while True:
+            images, targets = batches(opts.batch)
+            yield torch.from_numpy(images), torch.from_numpy(targets)
+
+    class Batches(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            info = torch.utils.data.get_worker_info()
+            batches.rng = np.random.default_rng([opts.seed, info.id if info else 0, first_step])
+            while True:
+                images, targets = batches(opts.batch)
+                yield torch.from_numpy(images), torch.from_numpy(targets)
+
+    # OpenCV's thread pool does not survive fork (a child calling into it hangs): serial OpenCV from here
+    cv2.setNumThreads(0)
+    loader = torch.utils.data.DataLoader(
+        Batches(),
+        batch_size=None,
+        num_workers=opts.loader_workers,
+        pin_memory=opts.device.startswith("cuda"),
+        prefetch_factor=4,
+        multiprocessing_context="fork",
+    )
+    yield from loader
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to 1 % at `total`."""
+    if step < warmup:
+        return 0.05 + 0.95 * step / max(warmup, 1)
+    t = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def planned_steps(done: int, elapsed_s: float, budget_s: float) -> int:
+    """Total steps that fit `budget_s` at the speed of the `done` steps run in `elapsed_s` (5 % spare)."""
+    rate = done / max(elapsed_s, 1e-9)
+    return max(done + 1, int(done + rate * max(budget_s - elapsed_s, 0.0) * 0.95))
+
+
 def ctc_decode(indices: np.ndarray) -> str:
     """Greedy CTC: collapse repeats, drop blanks (the pad class)."""
     out, prev = [], -1
@@ -134,11 +188,12 @@ def exact_match(model, images: np.ndarray, labels: list[str], batch: int = 256) 
         return float("nan")
     model.eval()
     right = 0
+    device = next(model.parameters()).device
     with torch.no_grad():
         for s in range(0, len(labels), batch):
-            probs = model(torch.from_numpy(images[s : s + batch]))
+            probs = model(torch.from_numpy(images[s : s + batch]).to(device))
             read = ctc_decode if getattr(model, "is_ctc", False) else decode
-            for p, label in zip(probs.argmax(-1).numpy(), labels[s : s + batch], strict=True):
+            for p, label in zip(probs.argmax(-1).cpu().numpy(), labels[s : s + batch], strict=True):
                 right += read(p) == label
     model.train()
     return right / len(labels)
@@ -205,22 +260,30 @@ def train(opts: TrainOptions) -> dict:
         real, synth_images, synth_labels, opts.slots, opts.width, opts.height, opts.seed, opts.real_fraction
     )
 
-    model = build_model(opts)
+    device = torch.device(opts.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model = build_model(opts).to(device)
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.08, div_factor=20, final_div_factor=200
+    # steps 0 = as many as fit --max-minutes, planned once the warm-up has measured the speed
+    plan = {"total": opts.steps or 10**9, "planned": bool(opts.steps)}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: lr_factor(i, plan["total"], opts.warmup_steps)
     )
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
     ctc_loss = torch.nn.CTCLoss(blank=ALPHABET.index(PAD), zero_infinity=True)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    )
     ckpt_path = opts.out_dir / "checkpoint.pt"
     step, history, best = 0, [], {"score": -1.0, "step": 0}
     if opts.export_only and not ckpt_path.is_file():
         raise FileNotFoundError(f"--export-only needs {ckpt_path}")
     if (opts.resume or opts.export_only) and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
         if opts.export_only:
             opts.steps = int(ckpt["options"]["steps"])
         if int(ckpt["options"]["steps"]) != opts.steps:
@@ -231,6 +294,7 @@ def train(opts: TrainOptions) -> dict:
         model.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        plan.update(ckpt.get("plan", {}))
         scheduler.load_state_dict(ckpt["scheduler"])
         batches.rng.bit_generator.state = ckpt["data_rng"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -245,6 +309,7 @@ def train(opts: TrainOptions) -> dict:
                 "ema": ema.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                "plan": plan,
                 "data_rng": batches.rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
@@ -257,18 +322,28 @@ def train(opts: TrainOptions) -> dict:
         tmp.replace(ckpt_path)
 
     model.train()
-    bar = tqdm(total=opts.steps, initial=step, desc="train reader", dynamic_ncols=True, mininterval=10)
+    bar = tqdm(
+        total=plan["total"] if plan["planned"] else None,
+        initial=step,
+        desc="train reader",
+        dynamic_ncols=True,
+        mininterval=10,
+    )
     loss_avg = None
     run_start = time.time()
     start_step = step
-    while step < opts.steps and not opts.export_only:
-        images, targets = batches(opts.batch)
-        logits = model.logits(torch.from_numpy(images))
-        target = torch.from_numpy(targets)
+    stream = batch_stream(batches, opts, step) if not opts.export_only else iter(())
+    while step < plan["total"] and not opts.export_only:
+        images, targets = next(stream)
+        images = images.to(device, non_blocking=True)
+        target = targets.to(device, non_blocking=True)
+        with autocast:
+            logits = model.logits(images)
+        logits = logits.float()
         if opts.head == "ctc":
             log_probs = logits.log_softmax(-1).transpose(0, 1)  # [T, N, C]
             lengths = (target != ALPHABET.index(PAD)).sum(1)
-            steps_in = torch.full((len(target),), log_probs.shape[0], dtype=torch.long)
+            steps_in = torch.full((len(target),), log_probs.shape[0], dtype=torch.long, device=device)
             loss = ctc_loss(log_probs, target, steps_in, lengths)
         else:
             loss = criterion(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
@@ -279,12 +354,20 @@ def train(opts: TrainOptions) -> dict:
         scheduler.step()
         ema.update_parameters(model)
         step += 1
-        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        if not plan["planned"] and step == start_step + opts.warmup_steps:
+            budget_s = opts.max_minutes * 60 - 45  # leaves time for the last evaluation and the export
+            plan["total"] = planned_steps(step, time.time() - t_start, budget_s)
+            plan["planned"] = True
+            bar.total = plan["total"]
+            log.info("planned %d steps to fit %.1f min", plan["total"], opts.max_minutes)
+        if step % 50 == 0 or loss_avg is None:
+            value = loss.item()
+            loss_avg = value if loss_avg is None else 0.9 * loss_avg + 0.1 * value
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_avg:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        bar.set_postfix(loss=f"{loss_avg:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}", refresh=False)
         out_of_time = bool(opts.max_minutes and (time.time() - t_start) / 60 > opts.max_minutes)
         out_of_time = out_of_time or step == opts.stop_at
-        if step % opts.eval_every == 0 or step == opts.steps or out_of_time:
+        if step % opts.eval_every == 0 or step == plan["total"] or out_of_time:
             scores = {k: exact_match(ema.module, imgs, labels) for k, (imgs, labels) in dev.items()}
             raw = {k: exact_match(model, imgs, labels) for k, (imgs, labels) in dev.items()}
             mean = float(np.mean(list(scores.values()))) if scores else 0.0
@@ -310,7 +393,7 @@ def train(opts: TrainOptions) -> dict:
                 torch.save(ema.module.state_dict(), opts.out_dir / "best.pt")
             save()
         if out_of_time:
-            log.warning("stopped at step %d of %d (time or stop_at reached)", step, opts.steps)
+            log.warning("stopped at step %d of %d (time or stop_at reached)", step, plan["total"])
             break
     bar.close()
     steps_per_s = (step - start_step) / max(time.time() - run_start, 1e-9)
@@ -318,9 +401,10 @@ def train(opts: TrainOptions) -> dict:
     if opts.export_weights == "raw":
         final.load_state_dict(model.state_dict())
     elif opts.export_weights == "best" and (opts.out_dir / "best.pt").is_file():
-        final.load_state_dict(torch.load(opts.out_dir / "best.pt", weights_only=True))
+        final.load_state_dict(torch.load(opts.out_dir / "best.pt", weights_only=True, map_location="cpu"))
     else:
         final.load_state_dict(ema.module.state_dict())
+    final = final.cpu()
     onnx_path = opts.out_dir / "reader.onnx"
     export_onnx(final, onnx_path, opts)
     metrics = {
