@@ -165,10 +165,9 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def planned_steps(done: int, elapsed_s: float, budget_s: float) -> int:
-    """Total steps that fit `budget_s` at the speed of the `done` steps run in `elapsed_s` (5 % spare)."""
-    rate = done / max(elapsed_s, 1e-9)
-    return max(done + 1, int(done + rate * max(budget_s - elapsed_s, 0.0) * 0.95))
+def planned_steps(done: int, steps_per_s: float, seconds_left: float) -> int:
+    """Total steps: the `done` ones and those that fit `seconds_left` at `steps_per_s` (5 % spare)."""
+    return max(done + 1, int(done + steps_per_s * max(seconds_left, 0.0) * 0.95))
 
 
 def ctc_decode(indices: np.ndarray) -> str:
@@ -330,7 +329,7 @@ def train(opts: TrainOptions) -> dict:
         mininterval=10,
     )
     loss_avg = None
-    run_start = time.time()
+    run_start = half_way = time.time()
     start_step = step
     stream = batch_stream(batches, opts, step) if not opts.export_only else iter(())
     while step < plan["total"] and not opts.export_only:
@@ -354,9 +353,12 @@ def train(opts: TrainOptions) -> dict:
         scheduler.step()
         ema.update_parameters(model)
         step += 1
+        if not plan["planned"] and step == start_step + opts.warmup_steps // 2:
+            half_way = time.time()  # the speed is measured after start-up (loaders, caches) is over
         if not plan["planned"] and step == start_step + opts.warmup_steps:
             budget_s = opts.max_minutes * 60 - 45  # leaves time for the last evaluation and the export
-            plan["total"] = planned_steps(step, time.time() - t_start, budget_s)
+            rate = (opts.warmup_steps - opts.warmup_steps // 2) / max(time.time() - half_way, 1e-9)
+            plan["total"] = planned_steps(step, rate, budget_s - (time.time() - t_start))
             plan["planned"] = True
             bar.total = plan["total"]
             log.info("planned %d steps to fit %.1f min", plan["total"], opts.max_minutes)
