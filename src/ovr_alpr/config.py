@@ -166,7 +166,7 @@ class OcrConfig(PluginConfig):
         min_confidence: a fused read below this is not published when the track ends.
     """
 
-    type: str = "ppocr"
+    type: str = "ovr"
     model: ModelConfig = Field(default_factory=ModelConfig)
     alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     min_track_frames: int = Field(default=2, ge=1)

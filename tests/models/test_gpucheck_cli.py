@@ -85,7 +85,16 @@ def test_gpucheck_dry_run_on_cpu_reports_every_path(tmp_path, monkeypatch):
     gpucheck.register(app)
     args = ["--device", "cpu", "--dataset", str(one_plate_dataset(tmp_path / "data"))]
     reader = save(tiny_reader(), tmp_path / "ocr.onnx")
-    args += ["--plate-model", str(detector), "--vehicle", str(detector), "--ocr-model", str(reader)]
+    args += [
+        "--plate-model",
+        str(detector),
+        "--vehicle",
+        str(detector),
+        "--ocr-model",
+        str(reader),
+        "--ocr-type",
+        "ppocr",
+    ]
     args += ["--limit", "1", "--runs", "1"]
     args += ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
     result = CliRunner().invoke(app, args)

@@ -31,7 +31,7 @@ def test_models_table_for_the_default_config(tmp_path):
     plate, ocr = rows
     assert plate["precision"] == "fp32" and plate["input_size"] == "640x640"
     assert plate["engine_cache"].startswith("will derive fp16->fp32")
-    assert ocr["input_size"] == "dynamic"
+    assert ocr["input_size"] == "64x128"  # the shipped reader, NHWC
     text = format_table(rows)
     assert "plate" in text and "ocr" in text
 

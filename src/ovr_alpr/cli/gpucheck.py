@@ -18,6 +18,9 @@ def gpucheck_command(
     ),
     plate_model: Path | None = typer.Option(None, "--plate-model", help="plate ONNX (default: embedded)"),
     ocr_model: Path | None = typer.Option(None, "--ocr-model", help="OCR ONNX (default: embedded)"),
+    ocr_type: str | None = typer.Option(
+        None, "--ocr-type", help="reader type of --ocr-model: ovr, ppocr, fast_plate_ocr (default: ovr)"
+    ),
     limit: int = typer.Option(0, "--limit", help="images per accuracy run (0 = all)"),
     out: Path | None = typer.Option(None, "--out", help="folder for gpucheck.json"),
     cache: Path | None = typer.Option(None, "--cache", help="cache folder (default: a temporary one)"),
@@ -34,6 +37,7 @@ def gpucheck_command(
         vehicle=vehicle,
         plate_model=plate_model,
         ocr_model=ocr_model,
+        ocr_type=ocr_type,
         limit=limit,
         out=out,
         cache=cache,

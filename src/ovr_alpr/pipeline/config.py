@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The reader and tracker used when the config names none.
-DEFAULT_READER = "ppocr"
+DEFAULT_READER = "ovr"
 DEFAULT_TRACKER = "bytetrack"
 
 

@@ -25,7 +25,7 @@ EMBEDDED = {
         "ovr_alpr",
         "assets/plate_reader.onnx",
         "AGPL-3.0-or-later",
-        "OVR-ALPR fixed-slot plate reader (ovr-alpr train reader), uint8 1x64x128x3 RGB",
+        "OVR-ALPR plate reader, CNN + CTC (ovr-alpr train reader), uint8 Nx64x128x3 RGB",
     ),
 }
 

@@ -39,6 +39,7 @@ class GpucheckOptions:
         vehicle: YOLOX/YOLO ONNX vehicle model.
         plate_model: plate ONNX (default: embedded).
         ocr_model: OCR ONNX (default: embedded).
+        ocr_type: reader type of `ocr_model` (`ovr`, `ppocr`, `fast_plate_ocr`; default: the config's).
         limit: images per accuracy run (0 = all).
         out: folder for gpucheck.json.
         cache: cache folder.
@@ -51,6 +52,7 @@ class GpucheckOptions:
     vehicle: Path | None = None
     plate_model: Path | None = None
     ocr_model: Path | None = None
+    ocr_type: str | None = None
     limit: int = 0
     out: Path | None = None
     cache: Path | None = None
@@ -120,6 +122,7 @@ def _app(
     plate: Path | None,
     ocr: Path | None,
     device: str = "cuda:0",
+    ocr_type: str | None = None,
 ) -> AppConfig:
     from ..pipeline.config import AppConfig
 
@@ -127,6 +130,8 @@ def _app(
     calib = {"calibration": str(calibration)} if calibration else {}
     data["plate_detector"] = {"model": {"device": device, **calib, **({"path": str(plate)} if plate else {})}}
     data["ocr"] = {"model": {"device": device, **calib, **({"path": str(ocr)} if ocr else {})}}
+    if ocr_type:
+        data["ocr"]["type"] = ocr_type
     if vehicle is not None:
         data["vehicle_detector"] = {"model": {"path": str(vehicle), "device": device, **calib}}
     return AppConfig.model_validate(data)
@@ -179,7 +184,9 @@ def _prepare(options: GpucheckOptions, env: dict[str, Any]) -> _Check:
     print(f"dataset: {dataset}  vehicle model: {vehicle}  calibration: {calibration}", flush=True)
     cache = options.cache or Path(tempfile.mkdtemp(prefix="ovr-alpr-gpucheck-"))
     cache.mkdir(parents=True, exist_ok=True)  # the .pt path saves into it before anything else may have
-    app = _app(cache, vehicle, calibration, options.plate_model, options.ocr_model, options.device)
+    app = _app(
+        cache, vehicle, calibration, options.plate_model, options.ocr_model, options.device, options.ocr_type
+    )
     return _Check(options, env, dataset, vehicle, cache, app)
 
 

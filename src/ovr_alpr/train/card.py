@@ -9,7 +9,7 @@ from typing import Any
 def write_card(opts: Any, metrics: dict, path: Path) -> None:
     data = metrics.get("data", {})
     lines = [
-        "# OVR-ALPR plate reader (fixed-slot CNN)",
+        f"# OVR-ALPR plate reader ({_HEADS.get(str(opts.head), str(opts.head))})",
         "",
         "Trained by `ovr-alpr train reader` (OVR-ALPR). Licence of the weights: AGPL-3.0-or-later "
         "(trained in part on AGPL-3.0 data; see Data).",
@@ -17,11 +17,7 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
         "## Model",
         f"- Input: uint8 NHWC RGB [N, {opts.height}, {opts.width}, 3], the plate crop resized plainly "
         "(no aspect keeping); scaling to 0..1 is inside the graph.",
-        f"- Output: softmax probabilities [N, {opts.slots}, 37]: {opts.slots} character slots over "
-        "`0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = empty slot).",
-        f"- Network: 6 conv-BN-ReLU blocks (stride 8), one learned query per slot attending over the "
-        f"feature map (4 heads), MLP, shared classifier; {metrics.get('params', 0):,} parameters. "
-        "Two-line plates are read in one pass.",
+        *_network_lines(opts, metrics),
         "- The plate config is stored in the ONNX metadata (`plate_config`, fast-plate-ocr keys).",
         "",
         "## Data",
@@ -93,3 +89,29 @@ def _where(opts: Any) -> str:
         name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CUDA"
         return f"{name} (bf16 autocast), {getattr(opts, 'loader_workers', 0)} batch processes"
     return f"{opts.threads} CPU threads, {getattr(opts, 'loader_workers', 0)} batch processes"
+
+
+_HEADS = {"ctc": "CNN + CTC", "fc": "fixed-slot CNN", "attention": "fixed-slot CNN with slot attention"}
+
+
+def _network_lines(opts: Any, metrics: dict) -> list[str]:
+    params = f"{metrics.get('params', 0):,} parameters"
+    if str(opts.head) == "ctc":
+        return [
+            "- Output: softmax probabilities [N, 64, 37]: 2 rows x 32 columns of CTC time steps in reading "
+            "order over `0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = blank); greedy decoding collapses "
+            "repeats and drops blanks.",
+            f"- Network: 7 conv-BN-ReLU blocks down to a 2 x 32 map (each position sees the whole plate "
+            f"height), 1x1 classifier; {params}. A one-line plate is emitted along one row, a two-line "
+            "plate's top line along the top row and its bottom line along the bottom row: read in one pass.",
+        ]
+    head = (
+        "features at stride 16 flattened, one linear layer to all slots"
+        if str(opts.head) == "fc"
+        else "one learned query per slot attending over the stride-8 map (4 heads), MLP, shared classifier"
+    )
+    return [
+        f"- Output: softmax probabilities [N, {opts.slots}, 37]: {opts.slots} character slots over "
+        "`0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = empty slot).",
+        f"- Network: conv-BN-ReLU blocks, {head}; {params}. Two-line plates are read in one pass.",
+    ]
