@@ -46,3 +46,22 @@ def test_build_dataset_links_photos_renders_scenes_and_writes_manifest(tmp_path)
     first = (out / "images" / "train" / "synth_0000001.jpg").read_bytes()
     build_dataset(out, detect, synth_train=2, synth_val=1, seed=0, progress=False)  # a rebuild keeps them
     assert (out / "images" / "train" / "synth_0000001.jpg").read_bytes() == first
+
+
+def test_a_built_dataset_is_reused_where_it_was_moved(tmp_path):
+    import shutil
+
+    import pytest
+
+    from ovr_alpr.errors import ConfigError
+    from ovr_alpr.train.detector import use_dataset
+
+    built = tmp_path / "built"
+    build_dataset(built, None, synth_train=1, synth_val=1, seed=0, progress=False)
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(built, moved)
+    data_yaml = use_dataset(moved)
+    assert f"path: {moved.resolve()}" in data_yaml.read_text()  # no longer the folder it was built in
+    (moved / "counts.json").unlink()
+    with pytest.raises(ConfigError, match=r"missing counts\.json"):
+        use_dataset(moved)

@@ -44,3 +44,43 @@ def test_train_resume_and_export(tmp_path):
     reader = build_reader(cfg.ocr)
     read = reader.read(np.zeros((40, 160, 3), np.uint8))
     assert len(read.char_confidences) == len(read.text)
+
+
+def test_ctc_head_with_batch_processes_and_planned_steps(tmp_path):
+    # --steps 0: the warm-up measures the speed, then the steps that fit --max-minutes are planned
+    opts = TrainOptions(
+        out_dir=tmp_path / "ctc",
+        synthetic=48,
+        steps=0,
+        max_minutes=1.0,
+        warmup_steps=4,
+        batch=8,
+        eval_every=1000,
+        threads=1,
+        workers=1,
+        loader_workers=1,
+        head="ctc",
+        width_mult=0.5,
+        command="pytest",
+    )
+    metrics = train(opts)
+    # planned from the measured speed: more than the warm-up, and the run stopped at the plan
+    assert metrics["steps"] > 4
+    assert metrics["history"][-1]["step"] == metrics["steps"]
+    card = (tmp_path / "ctc" / "MODEL_CARD.md").read_text()
+    assert "CNN + CTC" in card and f"--steps {metrics['steps']}" in card
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "ctc" / "reader.onnx")).metadata_props}
+    assert json.loads(meta["plate_config"])["decoder"] == "ctc"
+
+
+def test_learning_rate_schedule_and_step_plan():
+    from ovr_alpr.train.reader import lr_factor, planned_steps
+
+    assert lr_factor(0, 100, 10) == pytest.approx(0.05)
+    assert lr_factor(10, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(55, 100, 10) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lr_factor(100, 100, 10) == pytest.approx(0.01) and lr_factor(500, 100, 10) == pytest.approx(0.01)
+    assert planned_steps(300, 50.0, 100.0) == 300 + int(50 * 100 * 0.95)
+    assert planned_steps(300, 50.0, -5.0) == 301  # no time left: stop at the next step
