@@ -32,6 +32,7 @@ BACKEND_MODULES = {
     "tensorrt": "ovr_alpr.runtime.backends.tensorrt",
     "ultralytics": "ovr_alpr.runtime.backends.ultralytics",
     "torch": "ovr_alpr.runtime.backends.torch_onnx",
+    "openvino": "ovr_alpr.runtime.backends.openvino",
 }
 BACKENDS.declare(*BACKEND_MODULES)
 # what to install when a backend's module cannot import
@@ -173,8 +174,8 @@ def backend_candidates(cfg: ModelConfig, model_path: Path) -> list[str]:
     TensorRT build falls back to ONNX Runtime."""
     suffix = model_path.suffix.lower()
     if cfg.backend != "auto":
-        if cfg.backend == "tensorrt" and suffix == ".onnx":
-            return ["tensorrt", "onnxruntime"]
+        if cfg.backend in ("tensorrt", "openvino") and suffix == ".onnx":
+            return [cfg.backend, "onnxruntime"]
         return [cfg.backend]
     if suffix in ENGINE_SUFFIXES:
         return ["tensorrt"]
