@@ -48,10 +48,10 @@ def providers_for(device: str, available: list[str] | None = None) -> list[str]:
 
 
 def resolve_precision(precision: str, provider: str) -> str:
-    """`auto` -> fp16 on a GPU provider, fp32 on CPU (no fast FP16 path there); explicit values pass."""
+    """`auto` -> fp16 on a GPU provider, fp32 on a CPU one (no fast FP16 path there); explicit values pass."""
     if precision != "auto":
         return precision
-    return "fp32" if provider == CPU_EP else "fp16"
+    return "fp16" if provider in (TRT_EP, CUDA_EP) else "fp32"
 
 
 def trt_ep_options(device_id: int, precision: str, cache_dir: Path) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "use backend onnxruntime with .onnx files (or backend auto)",
             )
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
-        names = providers or providers_for(cfg.device)
+        names = providers or self.providers_for(cfg, role)
         first = names[0]
         precision = resolve_precision(cfg.precision, first)
         device_id = int(cfg.device.split(":")[1]) if cfg.device.startswith("cuda") else 0
@@ -132,6 +132,10 @@ class OnnxRuntimeBackend(InferenceBackend):
                 ) from None
         self.model_path = Path(load_path)
         self._read_session(precision)
+
+    def providers_for(self, cfg: ModelConfig, role: str) -> list[str]:
+        """Execution providers to try, fastest first (a subclass may pick others)."""
+        return providers_for(cfg.device)
 
     def _derived_path(self, model_path: Path, first: str, precision: str, cache: Path) -> Path:
         """The file holding `precision` for the first provider (derived once and cached)."""

@@ -44,22 +44,10 @@ class OpenVinoBackend(OnnxRuntimeBackend):
 
     name = "openvino"
 
-    def __init__(
-        self,
-        cfg: ModelConfig,
-        model_path: Path,
-        role: str,
-        cache_dir: Path | None = None,
-        session_path: Path | None = None,
-        providers: list[str] | None = None,
-    ) -> None:
+    def providers_for(self, cfg: ModelConfig, role: str) -> list[str]:
         if cfg.device != "cpu":
             log.warning("%s: backend openvino runs on the CPU here; device %s is ignored", role, cfg.device)
-        cfg = cfg.model_copy(update={"device": "cpu"})
-        if cfg.precision == "auto":
-            cfg = cfg.model_copy(update={"precision": "fp32"})
-        self._cache_root = Path(cache_dir) if cache_dir else None
-        super().__init__(cfg, model_path, role, cache_dir, session_path, providers or openvino_providers())
+        return openvino_providers()
 
     def _provider_options(self, names: list[str], device_id: int, precision: str, cache: Path) -> list[Any]:
         out: list[Any] = []
