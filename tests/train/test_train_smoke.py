@@ -84,3 +84,43 @@ def test_learning_rate_schedule_and_step_plan():
     assert lr_factor(100, 100, 10) == pytest.approx(0.01) and lr_factor(500, 100, 10) == pytest.approx(0.01)
     assert planned_steps(300, 50.0, 100.0) == 300 + int(50 * 100 * 0.95)
     assert planned_steps(300, 50.0, -5.0) == 301  # no time left: stop at the next step
+
+
+def test_fine_tune_starts_from_earlier_weights(tmp_path, caplog):
+    import logging
+
+    from ovr_alpr.train.reader import build_model, load_weights
+
+    base = TrainOptions(
+        out_dir=tmp_path / "a",
+        synthetic=16,
+        steps=2,
+        batch=4,
+        eval_every=2,
+        threads=1,
+        workers=1,
+        head="ctc",
+        width_mult=0.5,
+        command="pytest",
+    )
+    train(base)
+    model = build_model(base)
+    for source in (tmp_path / "a" / "checkpoint.pt", tmp_path / "a" / "best.pt"):  # both layouts load
+        weights = load_weights(source)
+        model.load_state_dict(weights)
+        assert set(weights) == set(model.state_dict())
+    with caplog.at_level(logging.INFO, logger="ovr_alpr.train.reader"):
+        tuned = train(
+            TrainOptions(
+                **{
+                    **base.__dict__,
+                    "out_dir": tmp_path / "b",
+                    "init_weights": tmp_path / "a" / "checkpoint.pt",
+                    "geometry": 1.5,
+                }
+            )
+        )
+    assert "starting from the weights of" in caplog.text and tuned["steps"] == 2
+    assert (
+        "Fine-tuned from `checkpoint.pt` (crop jitter x1.5)" in (tmp_path / "b" / "MODEL_CARD.md").read_text()
+    )

@@ -124,6 +124,12 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (bf16 autocast on CUDA)"),
         width_mult: float = typer.Option(1.0, min=0.25, help="scales the network's channel counts"),
         warmup_steps: int = typer.Option(300, min=1, help="steps of linear learning-rate warm-up"),
+        geometry: float = typer.Option(
+            1.0, min=0.0, help="scales the crop jitter (corners, shift) of the augmentation"
+        ),
+        init_weights: Path | None = typer.Option(
+            None, help="start from these weights (a best.pt or a run's checkpoint.pt): fine-tuning"
+        ),
         resume: bool = typer.Option(False, help="continue from OUT_DIR/checkpoint.pt"),
         export_weights: str = typer.Option(
             "ema", help="weights exported: ema (moving average, default), raw, or best (best dev EMA)"
@@ -164,6 +170,8 @@ def register(app: typer.Typer) -> None:
             device=device,
             width_mult=width_mult,
             warmup_steps=warmup_steps,
+            geometry=geometry,
+            init_weights=init_weights,
             resume=resume,
             export_only=export_only,
             export_weights=export_weights,

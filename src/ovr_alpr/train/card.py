@@ -58,6 +58,11 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
         f"the rest rendered plates), AdamW lr {opts.lr} wd {opts.weight_decay}, {opts.warmup_steps} warm-up "
         f"steps then cosine decay, label smoothing "
         f"{opts.label_smoothing}, EMA 0.998 (exported), seed {opts.seed}.",
+        *(
+            [f"- Fine-tuned from `{Path(str(opts.init_weights)).name}` (crop jitter x{opts.geometry})."]
+            if getattr(opts, "init_weights", None)
+            else []
+        ),
         f"- Wall time {metrics.get('minutes')} min on {_where(opts)} "
         f"({metrics.get('samples_per_s')} samples/s).",
         *(

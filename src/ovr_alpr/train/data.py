@@ -173,6 +173,7 @@ class BatchMaker:
         height: int,
         seed: int,
         real_fraction: float = 0.5,
+        geometry: float = 1.0,
     ) -> None:
         self.real, self.synth_images, self.slots = real, synth_images, slots
         self.width, self.height = width, height
@@ -182,6 +183,7 @@ class BatchMaker:
         if self.synth_targets is None:
             self.real_fraction = 1.0
         self.rng = np.random.default_rng(seed)
+        self.geometry = geometry
 
     def __call__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         n_real = round(batch * self.real_fraction)
@@ -190,12 +192,12 @@ class BatchMaker:
         if n_real:
             idx = self.rng.choice(len(self.real.images), n_real, p=self.real.weights)
             for k, i in enumerate(idx):
-                images[k] = augment(self.real.images[i], self.rng, self.width, self.height)
+                images[k] = augment(self.real.images[i], self.rng, self.width, self.height, self.geometry)
                 targets[k] = self.real_targets[i]
         if batch > n_real:
             idx = self.rng.integers(0, len(self.synth_images), batch - n_real)
             for k, i in enumerate(idx, start=n_real):
                 bgr = cv2.cvtColor(self.synth_images[i], cv2.COLOR_RGB2BGR)
-                images[k] = augment(bgr, self.rng, self.width, self.height, geometry=0.5)
+                images[k] = augment(bgr, self.rng, self.width, self.height, geometry=0.5 * self.geometry)
                 targets[k] = self.synth_targets[i]
         return images, targets

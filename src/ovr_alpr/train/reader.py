@@ -66,6 +66,8 @@ class TrainOptions:
     loader_workers: int = 0
     device: str = "cpu"
     warmup_steps: int = 300
+    geometry: float = 1.0
+    init_weights: Path | None = None
     resume: bool = False
     command: str = field(
         default_factory=lambda: " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
@@ -170,6 +172,18 @@ def planned_steps(done: int, steps_per_s: float, seconds_left: float) -> int:
     return max(done + 1, int(done + steps_per_s * max(seconds_left, 0.0) * 0.95))
 
 
+def load_weights(path: Path) -> dict:
+    """A network's state dict from `path`: a plain state dict (`best.pt`), or a run's `checkpoint.pt` (its
+    moving-average weights)."""
+    import torch
+
+    data = torch.load(path, weights_only=False, map_location="cpu")
+    if isinstance(data, dict) and "ema" in data:
+        ema = data["ema"]
+        return {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
+    return data
+
+
 def ctc_decode(indices: np.ndarray) -> str:
     """Greedy CTC: collapse repeats, drop blanks (the pad class)."""
     out, prev = [], -1
@@ -256,13 +270,25 @@ def train(opts: TrainOptions) -> dict:
         {k: len(v[1]) for k, v in dev.items()},
     )
     batches = BatchMaker(
-        real, synth_images, synth_labels, opts.slots, opts.width, opts.height, opts.seed, opts.real_fraction
+        real,
+        synth_images,
+        synth_labels,
+        opts.slots,
+        opts.width,
+        opts.height,
+        opts.seed,
+        opts.real_fraction,
+        opts.geometry,
     )
 
     device = torch.device(opts.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    model = build_model(opts).to(device)
+    model = build_model(opts)
+    if opts.init_weights and not opts.resume:
+        model.load_state_dict(load_weights(opts.init_weights))
+        log.info("starting from the weights of %s", opts.init_weights)
+    model = model.to(device)
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998)
     )
