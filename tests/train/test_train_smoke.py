@@ -12,18 +12,14 @@ torch = pytest.importorskip("torch")
 from ovr_alpr.train.reader import TrainOptions, train  # noqa: E402
 
 
+def tiny(out_dir, **changes) -> TrainOptions:
+    """A run small enough for a test: few rendered plates, a half-width network, one thread."""
+    base = {"synthetic": 48, "steps": 4, "batch": 8, "eval_every": 2, "threads": 1, "workers": 1}
+    return TrainOptions(out_dir=out_dir, width_mult=0.5, command="pytest", **{**base, **changes})
+
+
 def test_train_resume_and_export(tmp_path):
-    opts = TrainOptions(
-        out_dir=tmp_path / "run",
-        synthetic=48,
-        steps=4,
-        batch=8,
-        eval_every=2,
-        threads=1,
-        workers=1,
-        width_mult=0.5,
-        command="pytest",
-    )
+    opts = tiny(tmp_path / "run")
     first = train(TrainOptions(**{**opts.__dict__, "steps": 6, "stop_at": 4}))  # as if interrupted
     assert first["steps"] == 4
     assert all(np.isfinite(h["loss"]) for h in first["history"])
@@ -48,20 +44,14 @@ def test_train_resume_and_export(tmp_path):
 
 def test_ctc_head_with_batch_processes_and_planned_steps(tmp_path):
     # --steps 0: the warm-up measures the speed, then the steps that fit --max-minutes are planned
-    opts = TrainOptions(
-        out_dir=tmp_path / "ctc",
-        synthetic=48,
+    opts = tiny(
+        tmp_path / "ctc",
         steps=0,
         max_minutes=1.0,
         warmup_steps=4,
-        batch=8,
         eval_every=1000,
-        threads=1,
-        workers=1,
         loader_workers=1,
         head="ctc",
-        width_mult=0.5,
-        command="pytest",
     )
     metrics = train(opts)
     # planned from the measured speed: more than the warm-up, and the run stopped at the plan
@@ -91,18 +81,7 @@ def test_fine_tune_starts_from_earlier_weights(tmp_path, caplog):
 
     from ovr_alpr.train.reader import build_model, load_weights
 
-    base = TrainOptions(
-        out_dir=tmp_path / "a",
-        synthetic=16,
-        steps=2,
-        batch=4,
-        eval_every=2,
-        threads=1,
-        workers=1,
-        head="ctc",
-        width_mult=0.5,
-        command="pytest",
-    )
+    base = tiny(tmp_path / "a", synthetic=16, steps=2, batch=4, head="ctc")
     train(base)
     model = build_model(base)
     for source in (tmp_path / "a" / "checkpoint.pt", tmp_path / "a" / "best.pt"):  # both layouts load
