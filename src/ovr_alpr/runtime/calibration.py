@@ -86,6 +86,11 @@ def slot_reader_preprocess(height: int, width: int, channels: int = 3) -> Prepro
     return run
 
 
+def is_nhwc(shape: tuple[int, ...]) -> bool:
+    """An image input laid out N x H x W x C (the fixed-slot/CTC plate readers), not N x C x H x W."""
+    return len(shape) == 4 and shape[3] in (1, 3) and shape[1] > 3
+
+
 def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -> Preprocess:
     """The preprocessing of the model that plays `role` (`plate`, `vehicle`, `ocr`).
 
@@ -96,7 +101,7 @@ def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -
     from .zoo import canonical_role
 
     role = canonical_role(role)
-    if role == "ocr" and len(input_shape) == 4 and input_shape[3] in (1, 3) and input_shape[1] > 3:
+    if role == "ocr" and is_nhwc(input_shape):
         return slot_reader_preprocess(input_shape[1], input_shape[2], input_shape[3])  # NHWC slot reader
     h, w = (d if d and d > 0 else 0 for d in input_shape[2:4])
     if role == "ocr":

@@ -13,6 +13,7 @@ from typing import Any
 from ..config import ModelConfig
 from ..errors import ModelError
 from ..pipeline.config import AppConfig
+from ..runtime.calibration import is_nhwc
 from ..runtime.zoo import EMBEDDED, default_model_path
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,7 @@ def plan_model(app: AppConfig, role: str, cache_dir: Path | None = None) -> dict
 
 
 def _size(shape: tuple[int, ...], cfg: ModelConfig) -> str:
-    nhwc = len(shape) == 4 and shape[3] in (1, 3) and shape[1] > 3  # e.g. the plate reader, N x 64 x 128 x 3
-    hw = (shape[1:3] if nhwc else shape[2:4]) if len(shape) >= 4 else ()
+    hw = (shape[1:3] if is_nhwc(shape) else shape[2:4]) if len(shape) >= 4 else ()
     if hw and all(d > 0 for d in hw):
         return f"{hw[0]}x{hw[1]}"
     if hw and hw[0] > 0:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelError
-from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest
+from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest, write_data_yaml
 from .eval_guard import find_leaks
 
 log = logging.getLogger(__name__)
@@ -202,11 +202,7 @@ def use_dataset(data_dir: Path) -> Path:
             f"{data_dir} is not a built dataset (missing {', '.join(missing)})",
             "pass the data/ folder of an earlier `ovr-alpr train detector` run",
         )
-    data_yaml = data_dir / "data.yaml"
-    data_yaml.write_text(
-        f"path: {data_dir.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames:\n  0: plate\n"
-    )
-    return data_yaml
+    return write_data_yaml(data_dir)
 
 
 def check_no_eval_images(manifest: Path, eval_dirs: list[Path]) -> None:

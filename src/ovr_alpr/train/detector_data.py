@@ -170,16 +170,22 @@ def build_dataset(
                 plates = len(lines)
             rows.append(_row(split, image_path.resolve(), source, plates, phash(image), ahash(image)))
             counts.add(split, source, plates)
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text(
-        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames:\n  0: plate\n"
-    )
+    data_yaml = write_data_yaml(out)
     with open(out / "manifest.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, MANIFEST_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     (out / "counts.json").write_text(json.dumps(counts.to_dict(), indent=2) + "\n")
     return data_yaml, counts
+
+
+def write_data_yaml(data_dir: Path) -> Path:
+    """`data_dir/data.yaml` for Ultralytics: one class, `plate`, with `path` where the folder is now."""
+    data_yaml = data_dir / "data.yaml"
+    data_yaml.write_text(
+        f"path: {data_dir.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames:\n  0: plate\n"
+    )
+    return data_yaml
 
 
 def _row(split: str, path: Path, source: str, plates: int, p: int, a: int) -> dict:

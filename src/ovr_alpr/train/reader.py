@@ -172,6 +172,40 @@ def planned_steps(done: int, steps_per_s: float, seconds_left: float) -> int:
     return max(done + 1, int(done + steps_per_s * max(seconds_left, 0.0) * 0.95))
 
 
+class StepPlan:
+    """How many steps the run takes: `--steps`, or with `--steps 0` as many as fit `--max-minutes`, planned
+    at the end of the warm-up from the speed of its second half (after loaders and caches have started).
+    `total` feeds the learning-rate schedule; the plan is part of a checkpoint."""
+
+    def __init__(self, opts: TrainOptions, start_step: int, t_start: float) -> None:
+        self.total = opts.steps or 10**9
+        self.planned = bool(opts.steps)
+        self.warmup, self.start_step, self.t_start = opts.warmup_steps, start_step, t_start
+        self.budget_s = opts.max_minutes * 60 - 45  # leaves time for the last evaluation and the export
+        self._half_way = time.time()
+
+    def after(self, step: int) -> bool:
+        """Call after each step; True when the plan was made at this step."""
+        if self.planned:
+            return False
+        done = step - self.start_step
+        if done == self.warmup // 2:
+            self._half_way = time.time()
+        if done < self.warmup:
+            return False
+        now = time.time()
+        rate = (self.warmup - self.warmup // 2) / max(now - self._half_way, 1e-9)
+        self.total = planned_steps(step, rate, self.budget_s - (now - self.t_start))
+        self.planned = True
+        return True
+
+    def state(self) -> dict:
+        return {"total": self.total, "planned": self.planned}
+
+    def load(self, state: dict) -> None:
+        self.total, self.planned = state.get("total", self.total), state.get("planned", self.planned)
+
+
 def load_weights(path: Path) -> dict:
     """A network's state dict from `path`: a plain state dict (`best.pt`), or a run's `checkpoint.pt` (its
     moving-average weights)."""
@@ -293,10 +327,9 @@ def train(opts: TrainOptions) -> dict:
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.998)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    # steps 0 = as many as fit --max-minutes, planned once the warm-up has measured the speed
-    plan = {"total": opts.steps or 10**9, "planned": bool(opts.steps)}
+    plan = StepPlan(opts, 0, t_start)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: lr_factor(i, plan["total"], opts.warmup_steps)
+        optimizer, lambda i: lr_factor(i, plan.total, opts.warmup_steps)
     )
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
     ctc_loss = torch.nn.CTCLoss(blank=ALPHABET.index(PAD), zero_infinity=True)
@@ -319,7 +352,7 @@ def train(opts: TrainOptions) -> dict:
         model.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        plan.update(ckpt.get("plan", {}))
+        plan.load(ckpt.get("plan", {}))
         scheduler.load_state_dict(ckpt["scheduler"])
         batches.rng.bit_generator.state = ckpt["data_rng"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -334,7 +367,7 @@ def train(opts: TrainOptions) -> dict:
                 "ema": ema.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
-                "plan": plan,
+                "plan": plan.state(),
                 "data_rng": batches.rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
@@ -347,18 +380,19 @@ def train(opts: TrainOptions) -> dict:
         tmp.replace(ckpt_path)
 
     model.train()
+    plan.start_step = step
     bar = tqdm(
-        total=plan["total"] if plan["planned"] else None,
+        total=plan.total if plan.planned else None,
         initial=step,
         desc="train reader",
         dynamic_ncols=True,
         mininterval=10,
     )
     loss_avg = None
-    run_start = half_way = time.time()
+    run_start = time.time()
     start_step = step
-    stream = batch_stream(batches, opts, step) if not opts.export_only else iter(())
-    while step < plan["total"] and not opts.export_only:
+    stream = batch_stream(batches, opts, step)  # a generator: nothing starts before the first batch
+    while step < plan.total and not opts.export_only:
         images, targets = next(stream)
         images = images.to(device, non_blocking=True)
         target = targets.to(device, non_blocking=True)
@@ -379,15 +413,9 @@ def train(opts: TrainOptions) -> dict:
         scheduler.step()
         ema.update_parameters(model)
         step += 1
-        if not plan["planned"] and step == start_step + opts.warmup_steps // 2:
-            half_way = time.time()  # the speed is measured after start-up (loaders, caches) is over
-        if not plan["planned"] and step == start_step + opts.warmup_steps:
-            budget_s = opts.max_minutes * 60 - 45  # leaves time for the last evaluation and the export
-            rate = (opts.warmup_steps - opts.warmup_steps // 2) / max(time.time() - half_way, 1e-9)
-            plan["total"] = planned_steps(step, rate, budget_s - (time.time() - t_start))
-            plan["planned"] = True
-            bar.total = plan["total"]
-            log.info("planned %d steps to fit %.1f min", plan["total"], opts.max_minutes)
+        if plan.after(step):
+            bar.total = plan.total
+            log.info("planned %d steps to fit %.1f min", plan.total, opts.max_minutes)
         if step % 50 == 0 or loss_avg is None:
             value = loss.item()
             loss_avg = value if loss_avg is None else 0.9 * loss_avg + 0.1 * value
@@ -395,7 +423,7 @@ def train(opts: TrainOptions) -> dict:
         bar.set_postfix(loss=f"{loss_avg:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}", refresh=False)
         out_of_time = bool(opts.max_minutes and (time.time() - t_start) / 60 > opts.max_minutes)
         out_of_time = out_of_time or step == opts.stop_at
-        if step % opts.eval_every == 0 or step == plan["total"] or out_of_time:
+        if step % opts.eval_every == 0 or step == plan.total or out_of_time:
             scores = {k: exact_match(ema.module, imgs, labels) for k, (imgs, labels) in dev.items()}
             raw = {k: exact_match(model, imgs, labels) for k, (imgs, labels) in dev.items()}
             mean = float(np.mean(list(scores.values()))) if scores else 0.0
@@ -421,7 +449,7 @@ def train(opts: TrainOptions) -> dict:
                 torch.save(ema.module.state_dict(), opts.out_dir / "best.pt")
             save()
         if out_of_time:
-            log.warning("stopped at step %d of %d (time or stop_at reached)", step, plan["total"])
+            log.warning("stopped at step %d of %d (time or stop_at reached)", step, plan.total)
             break
     bar.close()
     steps_per_s = (step - start_step) / max(time.time() - run_start, 1e-9)

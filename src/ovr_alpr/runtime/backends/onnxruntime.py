@@ -93,6 +93,8 @@ class OnnxRuntimeBackend(InferenceBackend):
     """
 
     name = "onnxruntime"
+    #: providers whose failure (building a session or its first runs) falls back to the next provider
+    fallback_providers: tuple[str, ...] = (TRT_EP,)
 
     def __init__(
         self,
@@ -122,8 +124,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         try:
             self.session = self._open(load_path, self._provider_list)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            if first == TRT_EP:  # e.g. the TensorRT engine build ran out of memory
-                self.session = self._without_tensorrt(load_path, exc)
+            if first in self.fallback_providers:  # e.g. the TensorRT engine build ran out of memory
+                self.session = self._without(first, load_path, exc)
             else:
                 reason = first_line(exc)
                 raise ModelError(
@@ -190,12 +192,14 @@ class OnnxRuntimeBackend(InferenceBackend):
             str(path), sess_options=session_options(self.cfg.threads), providers=providers
         )
 
-    def _without_tensorrt(self, path: Path, exc: Exception) -> ort.InferenceSession:
+    def _without(self, provider: str, path: Path, exc: Exception) -> ort.InferenceSession:
         reason = first_line(exc)
-        rest = [p for p in self._provider_list if (p[0] if isinstance(p, tuple) else p) != TRT_EP]
+        rest = [p for p in self._provider_list if (p[0] if isinstance(p, tuple) else p) != provider]
+        label = {TRT_EP: "TensorRT"}.get(provider, provider.removesuffix("ExecutionProvider"))
         log.warning(
-            "%s: TensorRT provider failed (%s); falling back to %s",
+            "%s: %s provider failed (%s); falling back to %s",
             self.role,
+            label,
             reason,
             rest[0][0] if isinstance(rest[0], tuple) else rest[0],
         )
@@ -207,9 +211,9 @@ class OnnxRuntimeBackend(InferenceBackend):
         try:
             return super().warmup(runs)
         except Exception as exc:  # TensorRT builds engines lazily, so failures can surface on first run
-            if self.provider != TRT_EP:
+            if self.provider not in self.fallback_providers:
                 raise
-            self.session = self._without_tensorrt(self.model_path, exc)
+            self.session = self._without(self.provider, self.model_path, exc)
             self.provider = self.session.get_providers()[0]
             return super().warmup(runs)
 

@@ -16,9 +16,8 @@ from typing import Any
 import onnxruntime as ort
 
 from ...config import ModelConfig
-from ...errors import first_line
 from .base import BACKENDS
-from .onnxruntime import CPU_EP, OnnxRuntimeBackend, session_options
+from .onnxruntime import CPU_EP, OnnxRuntimeBackend
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,7 @@ class OpenVinoBackend(OnnxRuntimeBackend):
     """Runs an ONNX model with ONNX Runtime's OpenVINO provider on the CPU (see the module docstring)."""
 
     name = "openvino"
+    fallback_providers = (OPENVINO_EP,)
 
     def providers_for(self, cfg: ModelConfig, role: str) -> list[str]:
         if cfg.device != "cpu":
@@ -61,19 +61,3 @@ class OpenVinoBackend(OnnxRuntimeBackend):
             else:
                 out.append(p)
         return out
-
-    def _open(self, path: Path, providers: list[Any]) -> ort.InferenceSession:
-        try:
-            return super()._open(path, providers)
-        except Exception as exc:  # the provider's own compile errors are untyped
-            names = [p[0] if isinstance(p, tuple) else p for p in providers]
-            if OPENVINO_EP not in names:
-                raise
-            log.warning(
-                "%s: OpenVINO provider failed (%s); falling back to %s", self.role, first_line(exc), CPU_EP
-            )
-            self._provider_list = [CPU_EP]
-            self.engine_cache = "-"
-            return ort.InferenceSession(
-                str(path), sess_options=session_options(self.cfg.threads), providers=[CPU_EP]
-            )
