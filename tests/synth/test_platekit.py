@@ -18,6 +18,17 @@ def test_samples_are_crops_with_plate_labels():
     assert {"eu", "us", "moto", "square", "br-old"} <= layouts
 
 
+def test_us_plates_label_the_round_glyph_zero_and_eu_plates_keep_the_letter_o():
+    rng = np.random.default_rng(4)
+    letters = {"us": "", "eu": ""}
+    for _ in range(400):
+        s = render_sample(rng)
+        if s.layout in letters:
+            letters[s.layout] += s.text
+    assert "O" not in letters["us"] and "0" in letters["us"]
+    assert "O" in letters["eu"]
+
+
 def test_hard_characters_only_when_asked():
     rng = np.random.default_rng(1)
     hard = "".join(text_for_layout("LLL999", rng, hard=True) for _ in range(300))

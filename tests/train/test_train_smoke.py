@@ -96,10 +96,11 @@ def test_fine_tune_starts_from_earlier_weights(tmp_path, caplog):
                     "out_dir": tmp_path / "b",
                     "init_weights": tmp_path / "a" / "checkpoint.pt",
                     "geometry": 1.5,
+                    "camera": 0.5,
                 }
             )
         )
     assert "starting from the weights of" in caplog.text and tuned["steps"] == 2
-    assert (
-        "Fine-tuned from `checkpoint.pt` (crop jitter x1.5)" in (tmp_path / "b" / "MODEL_CARD.md").read_text()
-    )
+    card = (tmp_path / "b" / "MODEL_CARD.md").read_text()
+    assert "Fine-tuned from `checkpoint.pt` (crop jitter x1.5)" in card
+    assert "50% of the crops were made to look as a far camera cuts them" in card

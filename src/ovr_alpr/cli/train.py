@@ -127,6 +127,12 @@ def register(app: typer.Typer) -> None:
         geometry: float = typer.Option(
             1.0, min=0.0, help="scales the crop jitter (corners, shift) of the augmentation"
         ),
+        camera: float = typer.Option(
+            0.0,
+            min=0.0,
+            max=1.0,
+            help="share of crops made to look as a far camera cuts them (loose box, 18-40 px, blur, JPEG)",
+        ),
         init_weights: Path | None = typer.Option(
             None, help="start from these weights (a best.pt or a run's checkpoint.pt): fine-tuning"
         ),
@@ -171,6 +177,7 @@ def register(app: typer.Typer) -> None:
             width_mult=width_mult,
             warmup_steps=warmup_steps,
             geometry=geometry,
+            camera=camera,
             init_weights=init_weights,
             resume=resume,
             export_only=export_only,

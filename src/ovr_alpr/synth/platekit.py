@@ -4,7 +4,8 @@ Unlike `synth.plates` (clean plates for tests and demos, which avoids ambiguous 
 is for teaching a reader: texts include I, O, Q and 0 next to letters, plates come in EU (with country
 band), UK, US, BR (Mercosul and old grey), two-line/square and motorcycle layouts, and each sample is
 degraded (perspective, blur, JPEG, noise, night IR, low resolution, dirt, bolts, frames, loose or tight
-crop margins).
+crop margins). On US layouts a printed letter O is labelled 0, as US plate data labels it (most states
+print one glyph for both).
 
 Fonts are looked up among Debian's plate-like faces (`fonts-opendin`, `fonts-roboto`, `fonts-dejavu`,
 `fonts-b612`, `fonts-bebas-neue`); without any of them Pillow's embedded font is used, so nothing here
@@ -436,7 +437,10 @@ def _layout_plate(rng: np.random.Generator, font_path: str, hard: bool) -> tuple
             plate = _one_line(
                 printed, (520, 112), (236, 238, 238), black, rng, font_path, "EU"[: int(rng.integers(0, 3))]
             )
-    return plate, label_of(printed), str(kind)
+    label = label_of(printed)
+    if kind == "us":  # most states print one glyph for O and 0; US plate labels (OpenALPR's) write 0
+        label = label.replace("O", "0")
+    return plate, label, str(kind)
 
 
 # ------------------------------------------------------------------------------------------- degradation

@@ -63,6 +63,14 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
             if getattr(opts, "init_weights", None)
             else []
         ),
+        *(
+            [
+                f"- {opts.camera:.0%} of the crops were made to look as a far camera cuts them (looser box, "
+                "plate 18-40 px high, focus or motion blur, hard JPEG, scaled up): `--camera`."
+            ]
+            if getattr(opts, "camera", 0.0)
+            else []
+        ),
         f"- Wall time {metrics.get('minutes')} min on {_where(opts)} "
         f"({metrics.get('samples_per_s')} samples/s).",
         *(

@@ -43,23 +43,27 @@ def to_input(image_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def augment(
-    image_bgr: np.ndarray, rng: np.random.Generator, width: int, height: int, geometry: float = 1.0
+    image_bgr: np.ndarray,
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    geometry: float = 1.0,
+    camera: float = 0.0,
 ) -> np.ndarray:
     """A randomly distorted network input (RGB uint8 height x width) from a BGR crop.
 
     Geometry: each corner of the crop moves by a few percent (tighter or looser crops, small rotation and
     perspective), in one warp straight to the network size. Photometry: brightness, contrast, colour
-    balance, grey, blur, low resolution, noise, JPEG.
+    balance, grey, blur, low resolution, noise, JPEG. With probability `camera` the crop is made to look
+    as a far street camera cuts it instead (`far_camera`).
     """
+    if rng.random() < camera:
+        return cv2.cvtColor(far_camera(image_bgr, rng, width, height, geometry), cv2.COLOR_BGR2RGB)
     h, w = image_bgr.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     src += np.float32(rng.normal(0, 1, (4, 2)) * [0.035 * w * geometry, 0.07 * h * geometry])
     src += np.float32(rng.normal(0, 1, 2) * [0.02 * w * geometry, 0.04 * h * geometry])
-    dst = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
-    m = cv2.getPerspectiveTransform(src, dst)
-    img = cv2.warpPerspective(
-        image_bgr, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    img = _warp(image_bgr, src, width, height, cv2.BORDER_REPLICATE)
     if rng.random() < 0.2:  # low resolution
         s = rng.uniform(0.35, 0.8)
         small = cv2.resize(
@@ -82,6 +86,58 @@ def augment(
         if ok:
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _warp(
+    image_bgr: np.ndarray, src: np.ndarray, width: int, height: int, border: int, fill=None
+) -> np.ndarray:
+    dst = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    m = cv2.getPerspectiveTransform(np.float32(src), dst)
+    return cv2.warpPerspective(
+        image_bgr, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=fill
+    )
+
+
+def far_camera(
+    image_bgr: np.ndarray, rng: np.random.Generator, width: int, height: int, geometry: float = 1.0
+) -> np.ndarray:
+    """A plate crop as a far or cheap camera delivers it (BGR uint8 height x width).
+
+    The box is looser on some sides (the plate's frame and the car around it: replicated, mirrored or a
+    plain dark/light border), the plate is only 18-40 px high, blurred by focus or motion, compressed
+    hard at that size, then scaled up to the network size as the reader scales a small crop.
+    """
+    h, w = image_bgr.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src += np.float32(rng.normal(0, 1, (4, 2)) * [0.03 * w * geometry, 0.06 * h * geometry])
+    top = bottom = 0.0
+    if rng.random() < 0.7:  # looser box: left, top, right, bottom margins
+        left, top, right, bottom = rng.uniform(0, [0.12, 0.3, 0.12, 0.3]) * [w, h, w, h]
+        src += np.float32([[-left, -top], [right, -top], [right, bottom], [-left, bottom]])
+    border = int(rng.choice([cv2.BORDER_REPLICATE, cv2.BORDER_REFLECT, cv2.BORDER_CONSTANT]))
+    fill = tuple(float(v) for v in rng.uniform(0, 1) * rng.uniform(150, 255) * np.ones(3))
+    img = _warp(image_bgr, src, width, height, border, fill)
+    plate_h = rng.uniform(18, 40)  # the crop's own height; the margins come on top
+    crop_h = plate_h * (1 + (top + bottom) / h)
+    small_size = (max(8, round(width * crop_h / height)), max(6, round(crop_h)))
+    small = cv2.resize(img, small_size, interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.4:
+        if rng.random() < 0.5:  # motion: a short horizontal streak (longer on larger plates)
+            k = 3 if plate_h > 26 and rng.random() < 0.5 else 2
+            small = cv2.filter2D(small, -1, np.full((1, k), 1.0 / k, np.float32))
+        else:
+            small = cv2.GaussianBlur(small, (3, 3), rng.uniform(0.3, 0.7))
+    f = small.astype(np.float32)
+    mean = f.mean()
+    f = (f - mean) * rng.uniform(0.6, 1.3) + mean * rng.uniform(0.6, 1.3)
+    f += rng.normal(0, rng.uniform(0, 6), (*f.shape[:2], 1))
+    small = np.clip(f, 0, 255).astype(np.uint8)
+    if rng.random() < 0.8:
+        ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 75))])
+        if ok:
+            small = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    up = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC
+    return cv2.resize(small, (width, height), interpolation=up)
 
 
 def _render_chunk(args: tuple[int, int, int, int, int, tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
@@ -174,6 +230,7 @@ class BatchMaker:
         seed: int,
         real_fraction: float = 0.5,
         geometry: float = 1.0,
+        camera: float = 0.0,
     ) -> None:
         self.real, self.synth_images, self.slots = real, synth_images, slots
         self.width, self.height = width, height
@@ -183,7 +240,7 @@ class BatchMaker:
         if self.synth_targets is None:
             self.real_fraction = 1.0
         self.rng = np.random.default_rng(seed)
-        self.geometry = geometry
+        self.geometry, self.camera = geometry, camera
 
     def __call__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         n_real = round(batch * self.real_fraction)
@@ -192,12 +249,14 @@ class BatchMaker:
         if n_real:
             idx = self.rng.choice(len(self.real.images), n_real, p=self.real.weights)
             for k, i in enumerate(idx):
-                images[k] = augment(self.real.images[i], self.rng, self.width, self.height, self.geometry)
+                images[k] = augment(
+                    self.real.images[i], self.rng, self.width, self.height, self.geometry, self.camera
+                )
                 targets[k] = self.real_targets[i]
         if batch > n_real:
             idx = self.rng.integers(0, len(self.synth_images), batch - n_real)
             for k, i in enumerate(idx, start=n_real):
                 bgr = cv2.cvtColor(self.synth_images[i], cv2.COLOR_RGB2BGR)
-                images[k] = augment(bgr, self.rng, self.width, self.height, geometry=0.5 * self.geometry)
+                images[k] = augment(bgr, self.rng, self.width, self.height, 0.5 * self.geometry, self.camera)
                 targets[k] = self.synth_targets[i]
         return images, targets

@@ -67,6 +67,7 @@ class TrainOptions:
     device: str = "cpu"
     warmup_steps: int = 300
     geometry: float = 1.0
+    camera: float = 0.0
     init_weights: Path | None = None
     resume: bool = False
     command: str = field(
@@ -313,6 +314,7 @@ def train(opts: TrainOptions) -> dict:
         opts.seed,
         opts.real_fraction,
         opts.geometry,
+        opts.camera,
     )
 
     device = torch.device(opts.device)
