@@ -164,3 +164,39 @@ def test_ctc_decoder_collapses_repeats_and_blanks(fake_backend):
     assert read.text == "AA7"
     assert read.char_confidences == pytest.approx((0.9, 0.7, 0.95))
     assert read.char_alternatives[1][0] == ("4", pytest.approx(0.2))
+
+
+def test_box_variants_read_in_one_batch_and_keep_the_most_confident(fake_backend):
+    # the model sees full, tight, loose in that order; the tight read is the most confident
+    reads = [_probs([{"A": 0.6}, {"1": 0.6}]), _probs([{"A": 0.95}, {"7": 0.9}]), _probs([{"4": 0.5}])]
+    backend = fake_backend(
+        lambda b: [np.stack(reads[: len(b)]).reshape(len(b), -1)],
+        input_shape=(-1, 64, 128, 3),
+        input_dtype=np.uint8,
+        output_shapes=[(-1, 5 * len(A))],
+        metadata={},
+    )
+    reader = FixedSlotReader(backend, variants=("full", "tight", "loose"))
+    assert reader.read(np.zeros((50, 100, 3), np.uint8)).text == "A7"
+    assert backend.calls[0].shape == (3, 64, 128, 3)
+    with pytest.raises(ValueError, match="pick from full, tight, loose"):
+        FixedSlotReader(backend, variants=("band",))
+
+
+def test_box_variant_geometry():
+    from ovr_alpr.ocr.slots import box_variant
+
+    crop = np.arange(50 * 100 * 3, dtype=np.uint32).reshape(50, 100, 3).astype(np.uint8)
+    assert box_variant(crop, "full") is crop
+    tight = box_variant(crop, "tight")
+    assert tight.shape == (42, 94, 3) and np.array_equal(tight, crop[4:46, 3:97])
+    loose = box_variant(crop, "loose")
+    assert loose.shape == (58, 106, 3) and np.array_equal(loose[4:54, 3:103], crop)
+    assert box_variant(np.zeros((3, 5, 3), np.uint8), "tight").shape == (3, 5, 3)  # too small to cut: as cut
+
+
+def test_box_variants_come_from_the_config():
+    cfg = AppConfig.model_validate({"ocr": {"type": "ovr", "box_variants": ["full", "tight"]}}).ocr
+    assert cfg.box_variants == ["full", "tight"]
+    with pytest.raises(Exception, match="box_variants"):
+        AppConfig.model_validate({"ocr": {"type": "ovr", "box_variants": ["wide"]}})
