@@ -134,8 +134,8 @@ class ModelConfig(_Strict):
 
 
 class PlateDetectorConfig(_Strict):
-    """The plate detector. `conf_threshold` 0.25 (Ultralytics' own default): against 0.35 it found 2 more US and
-    2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision (see the README)."""
+    """The plate detector. `conf_threshold` 0.25 (Ultralytics' own default): against 0.35 it found 2 more US
+    and 2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision (see the README)."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     conf_threshold: float = Field(default=0.25, ge=0.0, le=1.0)

@@ -101,6 +101,12 @@ def vehicle_region(plate_xyxy: np.ndarray, frame_size: tuple[int, int]) -> tuple
     )
 
 
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The image as it comes back from JPEG at `quality` (what a camera's or a crop's compression leaves)."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else image
+
+
 def fit_longest_side(image: np.ndarray, max_side_px: int | None) -> np.ndarray:
     """The image scaled down (never up) so its longest side is at most `max_side_px` (None = as is)."""
     h, w = image.shape[:2]

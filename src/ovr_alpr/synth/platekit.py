@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..imaging import jpeg_roundtrip
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 
@@ -522,9 +524,7 @@ def degrade(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     f += rng.normal(0, rng.uniform(0, 10), (*f.shape[:2], 1))
     img = np.clip(f, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        img = jpeg_roundtrip(img, int(rng.integers(20, 95)))
     return img
 
 

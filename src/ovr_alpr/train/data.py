@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..imaging import jpeg_roundtrip
 from .manifest import Entry, load_entry_image
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,7 @@ def augment(
         f += rng.normal(0, rng.uniform(1, 8), (*f.shape[:2], 1))
     img = np.clip(f, 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        img = jpeg_roundtrip(img, int(rng.integers(25, 90)))
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -133,9 +132,7 @@ def far_camera(
     f += rng.normal(0, rng.uniform(0, 6), (*f.shape[:2], 1))
     small = np.clip(f, 0, 255).astype(np.uint8)
     if rng.random() < 0.8:
-        ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 75))])
-        if ok:
-            small = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        small = jpeg_roundtrip(small, int(rng.integers(25, 75)))
     up = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC
     return cv2.resize(small, (width, height), interpolation=up)
 
