@@ -141,6 +141,18 @@ class PlateDetectorConfig(_Strict):
     conf_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     min_plate_width_px: int = Field(default=16, ge=1)
+    crop_margin: tuple[float, float] = Field(
+        default=(0.04, 0.10),
+        description="added to each side of a plate box before it is read, as fractions of its width and "
+        "height; (0.04, 0.10) suits the embedded detector's tight boxes, looser boxes want less",
+    )
+
+    @field_validator("crop_margin")
+    @classmethod
+    def _margin(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= v <= 1.0 for v in value):
+            raise ValueError("crop_margin takes two fractions of the box, each 0..1, e.g. [0.04, 0.10]")
+        return value
 
 
 class VehicleDetectorConfig(_Strict):

@@ -65,7 +65,8 @@ class PlateFinder:
 
     Vehicle-first: each vehicle box (grown by `margin`) is cropped and searched by the plate model, which
     letterboxes the crop into its own input; plate boxes are mapped back to the frame and carry
-    `data["vehicle_index"]` (row of the vehicle in the vehicle detections).
+    `data["vehicle_index"]` (row of the vehicle in the vehicle detections). `crop_margin` is the margin
+    (fractions of a box's width, height) the reader's crop adds around this detector's boxes.
     """
 
     def __init__(
@@ -75,12 +76,14 @@ class PlateFinder:
         timer: StageTimer | None = None,
         min_plate_width_px: int = 16,
         margin: float = 0.05,
+        crop_margin: tuple[float, float] = (0.04, 0.10),
     ) -> None:
         self.plate_detector = plate_detector
         self.vehicle_detector = vehicle_detector
         self.timer = timer or StageTimer()
         self.min_plate_width_px = min_plate_width_px
         self.margin = margin
+        self.crop_margin = crop_margin
 
     @property
     def vehicle_class_names(self) -> dict[int, str]:
@@ -140,4 +143,4 @@ def build_finder(
     plate = build_plate_detector(plate_cfg, cache_dir)
     if vehicle is not None:
         log.info("vehicle-first: plates searched inside vehicle boxes")
-    return PlateFinder(plate, vehicle, timer, plate_cfg.min_plate_width_px)
+    return PlateFinder(plate, vehicle, timer, plate_cfg.min_plate_width_px, crop_margin=plate_cfg.crop_margin)

@@ -62,7 +62,7 @@ class Alpr:
         vehicles, plates = self.finder(image)
         if not len(plates):
             return []
-        crops = [crop_plate(image, box) for box in plates.xyxy]
+        crops = [crop_plate(image, box, *self.finder.crop_margin) for box in plates.xyxy]
         with self.timer.stage("ocr"):
             texts = self.reader.read_batch(crops)
         names = self.finder.vehicle_class_names

@@ -64,15 +64,18 @@ class MainStream:
         self.frames_used += 1
         return best
 
-    def plate_crop(self, sub_frame: Frame, plate_xyxy: np.ndarray) -> np.ndarray | None:
-        """The plate cut from the main frame nearest to `sub_frame`, its box scaled; None if there is none."""
+    def plate_crop(
+        self, sub_frame: Frame, plate_xyxy: np.ndarray, margin: tuple[float, float] = (0.04, 0.10)
+    ) -> np.ndarray | None:
+        """The plate cut (with `margin`) from the main frame nearest to `sub_frame`, its box scaled; None if
+        there is none."""
         main = self.nearest(sub_frame.captured_at)
         if main is None:
             return None
         sh, sw = sub_frame.image.shape[:2]
         mh, mw = main.image.shape[:2]
         scale = np.array([mw / sw, mh / sh, mw / sw, mh / sh], dtype=np.float32)
-        return crop_plate(main.image, np.asarray(plate_xyxy, dtype=np.float32) * scale)
+        return crop_plate(main.image, np.asarray(plate_xyxy, dtype=np.float32) * scale, *margin)
 
     def close(self) -> None:
         self.source.close()

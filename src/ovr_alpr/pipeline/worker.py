@@ -241,11 +241,11 @@ class CameraWorker:
             self._move(state, anchor, frame.index)
             if state.ocr_done:
                 continue
-            crop = crop_plate(frame.image, ob.plate_xyxy)
+            crop = crop_plate(frame.image, ob.plate_xyxy, *self.stages.finder.crop_margin)
             quality = quality_score(crop, ob.detection_confidence)
             if self.policy.wants_read(state, quality, self.step):
                 if self.main is not None:  # read the plate at the main stream's resolution
-                    main_crop = self.main.plate_crop(frame, ob.plate_xyxy)
+                    main_crop = self.main.plate_crop(frame, ob.plate_xyxy, self.stages.finder.crop_margin)
                     crop = crop if main_crop is None or main_crop.size == 0 else main_crop
                 if self.keep_frame and small_frame is None:  # one copy per frame, shared by its shots
                     small_frame = fit_longest_side(frame.image, self.cam.images.max_side_px).copy()
