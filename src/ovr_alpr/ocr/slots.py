@@ -134,32 +134,31 @@ class PlateConfig:
         )
 
 
-class FastPlateOcrConfig(OcrConfig):
-    """A fast-plate-ocr-style fixed-slot model (`model.path` required) and its plate config YAML.
+BoxVariant = Literal["full", "tight", "loose"]
 
-    `box_variants`: versions of each crop read in one batch, the most confident read kept: `full` (as
-    cut), `tight` (cut in 3 % of the width and 8 % of the height on each side), `loose` (grown as much).
-    """
+
+class _FixedSlotConfig(OcrConfig):
+    """What both fixed-slot reader types take: the plate config YAML (default: from the model) and
+    `box_variants`, versions of each crop read in one batch, the most confident read kept: `full` (as cut),
+    `tight` (cut in 3 % of the width and 8 % of the height on each side), `loose` (grown as much)."""
+
+    plate_config: str | None = None
+    box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full"], min_length=1)
+
+
+class FastPlateOcrConfig(_FixedSlotConfig):
+    """A fast-plate-ocr-style fixed-slot model (`model.path` required); read once per crop by default."""
 
     type: Literal["fast_plate_ocr"] = "fast_plate_ocr"
-    plate_config: str | None = None
-    box_variants: list[Literal["full", "tight", "loose"]] = Field(
-        default_factory=lambda: ["full"], min_length=1
-    )
 
 
-class OvrReaderConfig(OcrConfig):
-    """OVR-ALPR's own fixed-slot reader (`ovr-alpr train reader`); its plate config is in the model.
-
-    `box_variants`: as for `fast_plate_ocr`; by default the crop as cut and cut in (two reads in one batch),
-    which on the OpenALPR sets lifted US reads most (see the model card).
-    """
+class OvrReaderConfig(_FixedSlotConfig):
+    """OVR-ALPR's own fixed-slot reader (`ovr-alpr train reader`); its plate config is in the model. By
+    default a crop is read as cut and cut in (two reads in one batch), which on the OpenALPR sets lifted US
+    reads most (see the model card)."""
 
     type: Literal["ovr"] = "ovr"
-    plate_config: str | None = None
-    box_variants: list[Literal["full", "tight", "loose"]] = Field(
-        default_factory=lambda: ["full", "tight"], min_length=1
-    )
+    box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full", "tight"], min_length=1)
 
 
 @READERS.register("fast_plate_ocr", config=FastPlateOcrConfig)

@@ -65,7 +65,7 @@ class MainStream:
         return best
 
     def plate_crop(
-        self, sub_frame: Frame, plate_xyxy: np.ndarray, margin: tuple[float, float] = (0.04, 0.10)
+        self, sub_frame: Frame, plate_xyxy: np.ndarray, margin: tuple[float, float]
     ) -> np.ndarray | None:
         """The plate cut (with `margin`) from the main frame nearest to `sub_frame`, its box scaled; None if
         there is none."""

@@ -114,7 +114,8 @@ def far_camera(
         left, top, right, bottom = rng.uniform(0, [0.12, 0.3, 0.12, 0.3]) * [w, h, w, h]
         src += np.float32([[-left, -top], [right, -top], [right, bottom], [-left, bottom]])
     border = int(rng.choice([cv2.BORDER_REPLICATE, cv2.BORDER_REFLECT, cv2.BORDER_CONSTANT]))
-    fill = tuple(float(v) for v in rng.uniform(0, 1) * rng.uniform(150, 255) * np.ones(3))
+    grey = float(rng.uniform(0, 1) * rng.uniform(150, 255))  # a plain border from black to light grey
+    fill = (grey, grey, grey)
     img = _warp(image_bgr, src, width, height, border, fill)
     plate_h = rng.uniform(18, 40)  # the crop's own height; the margins come on top
     crop_h = plate_h * (1 + (top + bottom) / h)
