@@ -105,6 +105,9 @@ class ModelConfig(_Strict):
         device: `cpu` or `cuda:N`.
         precision: `auto` = fp16 on GPU, fp32 on CPU (int8 only when asked, it needs calibration).
         input_size: network input side in px (None = the model's own).
+        letterbox: `rect` runs an Ultralytics YOLO detector on ONNX Runtime on each frame's own aspect (long
+            side `input_size`, e.g. 640 x 384 for 16:9 video: 0.6 of the square's pixels); `square` keeps
+            the exported input_size x input_size. TensorRT engines and other models are always square.
         calibration: image folder for INT8 calibration (used when an INT8 model must be built).
     """
 
@@ -113,6 +116,7 @@ class ModelConfig(_Strict):
     device: str = "cpu"
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
     input_size: int | None = Field(default=None, ge=32, le=4096)
+    letterbox: Literal["rect", "square"] = "rect"
     batch: int = Field(default=1, ge=1, le=64)
     calibration: str | None = None
     threads: int = Field(default=0, ge=0, description="intra-op threads, 0 = all cores")

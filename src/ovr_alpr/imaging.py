@@ -58,6 +58,37 @@ class Letterbox:
         return canvas, LetterboxInfo(r, float(left), float(top))
 
 
+class RectLetterbox:
+    """Fits each image into a canvas of its own aspect: long side `size`, both sides rounded up to `stride`.
+
+    What Ultralytics does for a model that takes any input size: a 16:9 frame at 640 runs at 640 x 384,
+    3/5 of the square canvas's pixels. The canvas of the last image shape is reused (a stream keeps one).
+    """
+
+    def __init__(self, size: int, stride: int = 32, fill: int = 114) -> None:
+        self.size = size
+        self.stride = stride
+        self.fill = fill
+        self._fits: dict[tuple[int, int], Letterbox] = {}
+
+    def canvas_hw(self, height: int, width: int) -> tuple[int, int]:
+        r = self.size / max(height, width)
+        s = self.stride
+        return (
+            max(s, math.ceil(round(height * r) / s) * s),
+            max(s, math.ceil(round(width * r) / s) * s),
+        )
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, LetterboxInfo]:
+        shape = (int(image.shape[0]), int(image.shape[1]))
+        fit = self._fits.get(shape)
+        if fit is None:
+            if len(self._fits) > 8:  # vehicle crops come in many shapes: keep the cache small
+                self._fits.clear()
+            fit = self._fits[shape] = Letterbox(self.canvas_hw(*shape), center=True, fill=self.fill)
+        return fit(image)
+
+
 def to_nchw(image: np.ndarray, dtype: np.dtype, scale: float = 1 / 255.0, swap_rb: bool = True) -> np.ndarray:
     """HWC uint8 -> 1xCxHxW of `dtype` (scaled, optionally BGR->RGB); uint8 models get raw bytes."""
     if swap_rb:

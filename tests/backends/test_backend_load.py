@@ -47,11 +47,12 @@ def test_precision_fp16_loads_a_cached_derived_file(tiny_path, tmp_path):
     np.testing.assert_allclose(backend(x)[0].astype(np.float32), ref, atol=2e-2)
 
 
-def test_embedded_plate_model_runs_fp32_on_cpu_without_its_mask_branch(tmp_path):
+@pytest.mark.parametrize("letterbox", ["rect", "square"])
+def test_embedded_plate_model_runs_fp32_on_cpu_without_its_mask_branch(tmp_path, letterbox):
     from ovr_alpr.runtime.zoo import default_model_path
 
     backend = load_backend(
-        ModelConfig(threads=1),
+        ModelConfig(threads=1, letterbox=letterbox),
         "plate_detector",
         default_model_path("plate"),
         warmup=False,
@@ -59,7 +60,13 @@ def test_embedded_plate_model_runs_fp32_on_cpu_without_its_mask_branch(tmp_path)
     )
     assert backend.precision == "fp32"
     assert backend.input_dtype == np.float32
-    assert len(backend.output_names) == 1  # mask prototypes pruned: the detector uses boxes only
+    if letterbox == "square":
+        assert len(backend.output_names) == 1  # mask prototypes pruned: the detector uses boxes only
+        assert backend.input_shape == (1, 3, 640, 640)
+    else:  # cut at the head convs: (box bins, class logits) per stride, any input size, no mask branch
+        assert len(backend.output_names) == 6
+        assert backend.input_shape == (1, 3, -1, -1)
+        assert backend.metadata["ovr_alpr_head"] == "yolo-dfl16"
     assert backend.class_names == {0: "plate"}  # class names survive the conversion
 
 

@@ -6,8 +6,9 @@ import ast
 
 import numpy as np
 
-from ..imaging import Letterbox, to_nchw
+from ..imaging import Letterbox, RectLetterbox, to_nchw
 from ..runtime.backends.base import InferenceBackend
+from ..runtime.convert import DFL_BINS, RAW_HEAD_KEY, RAW_HEAD_VALUE
 from ..types import Detections
 from .base import DETECTOR_FORMATS
 from .ops import nms
@@ -30,7 +31,13 @@ class YoloDetector:
     """Runs an Ultralytics YOLO detect/segment model and decodes boxes in vectorised numpy.
 
     Output layout [1, 4 + nc + nm, N]: centre-x, centre-y, w, h (input px), nc class scores (already
-    sigmoid), then nm mask coefficients (seg models; ignored here).
+    sigmoid), then nm mask coefficients (seg models; ignored here). A model cut at its head convs
+    (`runtime.convert.to_raw_head`, metadata `ovr_alpr_head`) gives per stride the box bins (1 x 64 x h x w)
+    and class logits (1 x nc x h x w) instead, decoded here for any input size.
+
+    A model whose input height and width are dynamic gets each frame letterboxed to its own aspect (long
+    side `input_size`, sides multiples of the largest stride), as Ultralytics runs such models; a fixed
+    input gets the square canvas.
 
     Args:
         backend: the loaded model.
@@ -54,16 +61,55 @@ class YoloDetector:
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.agnostic = agnostic
+        metadata = getattr(backend, "metadata", None) or {}
+        self.raw_head = metadata.get(RAW_HEAD_KEY) == RAW_HEAD_VALUE
         h, w = backend.input_shape[2:4]
         self.input_hw = (h if h > 0 else input_size, w if w > 0 else input_size)
-        self.letterbox = Letterbox(self.input_hw, center=True)
+        self.rect = h <= 0 and w <= 0
+        if self.rect:
+            strides = len(backend.output_shapes) // 2 if self.raw_head else 3
+            self.letterbox: Letterbox | RectLetterbox = RectLetterbox(input_size, stride=4 * 2 ** max(strides, 1))
+        else:
+            self.letterbox = Letterbox(self.input_hw, center=True)
         self.class_names = _class_names(backend)
         self.classes = None if classes is None else np.asarray(classes)
 
     def __call__(self, image: np.ndarray) -> Detections:
         canvas, info = self.letterbox(image)
-        out = self.backend(to_nchw(canvas, self.backend.input_dtype))[0]
-        return self.decode(out, info, image.shape[:2])
+        outs = self.backend(to_nchw(canvas, self.backend.input_dtype))
+        if self.raw_head:
+            return self.decode_raw(outs, info, image.shape[:2], canvas.shape[0])
+        return self.decode(outs[0], info, image.shape[:2])
+
+    def decode_raw(self, outs: list[np.ndarray], info, image_hw: tuple[int, int], canvas_h: int) -> Detections:
+        """Decode per-stride (box bins, class logits) pairs: DFL expectation around each cell's centre."""
+        c = min(max(self.conf_threshold, 1e-7), 1 - 1e-7)
+        min_logit = np.log(c / (1 - c))
+        parts = []
+        for box, cls in zip(outs[0::2], outs[1::2], strict=True):
+            nc, gh, gw = cls.shape[1:]
+            logits = np.asarray(cls[0], dtype=np.float32).reshape(nc, -1)
+            class_id = logits.argmax(axis=0)
+            best = logits[class_id, np.arange(logits.shape[1])]
+            mask = best > min_logit
+            if self.classes is not None:
+                mask &= np.isin(class_id, self.classes)
+            cells = np.nonzero(mask)[0]
+            if not len(cells):
+                continue
+            bins = np.asarray(box[0], dtype=np.float32).reshape(4, DFL_BINS, -1)[:, :, cells]
+            bins = np.exp(bins - bins.max(axis=1, keepdims=True))
+            dist = (bins * np.arange(DFL_BINS, dtype=np.float32)[None, :, None]).sum(axis=1) / bins.sum(axis=1)
+            cy, cx = np.divmod(cells, gw)
+            cx, cy = cx + 0.5, cy + 0.5
+            stride = canvas_h / gh
+            xyxy = np.stack([cx - dist[0], cy - dist[1], cx + dist[2], cy + dist[3]], axis=1) * stride
+            score = 1.0 / (1.0 + np.exp(-best[cells]))
+            parts.append((xyxy.astype(np.float32), score.astype(np.float32), class_id[cells]))
+        if not parts:
+            return Detections.empty()
+        xyxy, score, class_id = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return self._finish(xyxy, score, class_id, info, image_hw)
 
     def decode(self, raw: np.ndarray, info, image_hw: tuple[int, int]) -> Detections:
         nc = len(self.class_names) or raw.shape[1] - 4
@@ -79,6 +125,12 @@ class YoloDetector:
         pred, score, class_id = pred[mask], score[mask], class_id[mask]
         cxcy, wh = pred[:, 0:2], pred[:, 2:4]
         xyxy = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
+        return self._finish(xyxy, score, class_id, info, image_hw)
+
+    def _finish(
+        self, xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray, info, image_hw: tuple[int, int]
+    ) -> Detections:
+        """NMS, then input px -> frame px (undo the letterbox), clipped to the frame."""
         keep = nms(xyxy, score, self.iou_threshold, None if self.agnostic else class_id)
         xyxy = xyxy[keep]
         xyxy -= np.array([info.pad_x, info.pad_y, info.pad_x, info.pad_y], dtype=np.float32)

@@ -232,3 +232,98 @@ def make_tiny_model(opset: int = 17) -> onnx.ModelProto:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+# An Ultralytics Detect/Segment head predicts, per stride, 4 x 16 DFL box bins and the class logits
+DFL_BINS = 16
+RAW_HEAD_KEY = "ovr_alpr_head"
+RAW_HEAD_VALUE = "yolo-dfl16"
+
+
+def yolo_head_outputs(model: onnx.ModelProto) -> list[tuple[str, str]]:
+    """The per-stride (box, class) convolutions of an Ultralytics YOLO (v8/11) detect or segment export.
+
+    Per stride the head ends in a box conv (4 x 16 DFL bins) and a class conv (logits). Older exports join
+    the two (`Concat` along channels) before flattening, newer ones flatten each and join the strides of
+    boxes and of classes apart (the class side through a `Sigmoid`). Either way the export then decodes
+    with anchors fixed for its input size; the conv outputs come before that, so a graph cut at them runs
+    at any input size. Returns (box, class) tensor names in stride order; [] when `model` is not such an
+    export.
+    """
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    weights = {i.name: tuple(i.dims) for i in graph.initializer}
+
+    def conv_channels(name: str) -> int:
+        node = producer.get(name)
+        if node is None or node.op_type != "Conv" or len(node.input) < 2:
+            return -1
+        dims = weights.get(node.input[1])
+        return int(dims[0]) if dims else -1
+
+    def flattened_into_concat(name: str) -> onnx.NodeProto | None:
+        """The Concat that joins this tensor's Reshape with the other strides' (None if it is not so)."""
+        reshapes = [u for u in consumers.get(name, []) if u.op_type == "Reshape"]
+        joins = [c for r in reshapes for c in consumers.get(r.output[0], []) if c.op_type == "Concat"]
+        return joins[0] if len(reshapes) == 1 and len(joins) == 1 else None
+
+    pairs: list[tuple[str, str]] = []
+    # older exports: Concat(box conv, class conv) per stride, then Reshape and a Concat of the strides
+    for node in graph.node:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), None)
+        if node.op_type == "Concat" and len(node.input) == 2 and axis == 1:
+            box, cls = node.input
+            if conv_channels(box) == 4 * DFL_BINS and conv_channels(cls) >= 1 and flattened_into_concat(node.output[0]):
+                pairs.append((box, cls))
+    if len(pairs) >= 2:
+        return pairs
+    # newer exports: box convs and class convs flattened and joined apart; the class join feeds a Sigmoid
+    joins: dict[str, list[str]] = {}
+    for node in graph.node:
+        if node.op_type == "Conv" and (join := flattened_into_concat(node.output[0])) is not None:
+            joins.setdefault(join.output[0], []).append(node.output[0])
+    boxes = [ts for ts in joins.values() if all(conv_channels(t) == 4 * DFL_BINS for t in ts)]
+    classes = [
+        ts
+        for j, ts in joins.items()
+        if any(c.op_type == "Sigmoid" for c in consumers.get(j, [])) and len({conv_channels(t) for t in ts}) == 1
+    ]
+    if len(boxes) == 1 and len(classes) == 1 and len(boxes[0]) == len(classes[0]) >= 2:
+        return list(zip(boxes[0], classes[0], strict=True))
+    return []
+
+
+def to_raw_head(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of an Ultralytics YOLO export cut at its per-stride head convs, with any input height/width.
+
+    Outputs, in stride order: box bins (1 x 64 x h x w), class logits (1 x nc x h x w), box, class, ...
+
+    The anchors and strides of the export's decoding are constants for one input size; without them the
+    network runs on letterboxed frames of their own aspect (multiples of the largest stride), and the
+    detector decodes the DFL bins itself. The mask branch of a segmentation model goes too. The result is
+    marked with the metadata `ovr_alpr_head: yolo-dfl16`.
+
+    Raises:
+        ValueError: `model` has no recognisable YOLO head.
+    """
+    pairs = yolo_head_outputs(model)
+    if not pairs:
+        raise ValueError("no Ultralytics YOLO detect head found (per stride a 64-channel box conv and a class conv)")
+    heads = [name for pair in pairs for name in pair]
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    elem = graph.input[0].type.tensor_type.elem_type
+    del graph.output[:]
+    for i, name in enumerate(heads):
+        graph.output.append(helper.make_tensor_value_info(name, elem, [1, None, f"h{i // 2}", f"w{i // 2}"]))
+    for dim, param in zip(graph.input[0].type.tensor_type.shape.dim[2:4], ("height", "width"), strict=True):
+        dim.ClearField("dim_value")
+        dim.dim_param = param
+    pruned = prune_outputs(out, heads)
+    del pruned.graph.value_info[:]  # shapes inferred for the old fixed size no longer hold
+    return set_metadata(pruned, **{RAW_HEAD_KEY: RAW_HEAD_VALUE})

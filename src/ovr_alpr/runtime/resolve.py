@@ -1,8 +1,8 @@
 """Precision resolution: the ONNX file a backend should load for a wanted precision, derived once and cached.
 
 Derived files live in `<cache>/models/` under a name keyed by the source's sha256, the precision, the
-box-only pruning and (for INT8) the calibration set's hash and the quantization options, so a change to
-any of them builds a new file and an unchanged one is reused.
+box-only pruning or the any-size head cut, and (for INT8) the calibration set's hash and the quantization
+options, so a change to any of them builds a new file and an unchanged one is reused.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .convert import (
     prune_outputs,
     save,
     set_metadata,
+    to_raw_head,
+    yolo_head_outputs,
 )
 from .quantize import QuantizeOptions, options_for
 from .zoo import canonical_role, config_section
@@ -85,6 +87,8 @@ class DerivedSpec:
         quant: INT8 options (None = defaults).
         role: `plate`, `vehicle` or `ocr`, which picks the calibration preprocessing.
         fmt: detector format for `vehicle` (`yolov8`, `yolox`, `auto`).
+        rect: cut an Ultralytics YOLO detector at its head convs, with any input size (`convert.to_raw_head`),
+            so it runs on frames letterboxed to their own aspect; other models are left as they are.
     """
 
     precision: str
@@ -93,6 +97,7 @@ class DerivedSpec:
     quant: QuantizeOptions | None = None
     role: str = "plate"
     fmt: str = "auto"
+    rect: bool = False
 
 
 def derive_onnx(
@@ -117,14 +122,15 @@ def derive_onnx(
     role = canonical_role(spec.role)
     model = _load_source(source, spec)
     src_precision = detect_onnx_precision(model)
-    prune = spec.box_only and is_seg_model(model)
-    if _source_as_is(source, spec, src_precision, prune, output):
+    cut = spec.rect and bool(yolo_head_outputs(model))
+    prune = spec.box_only and is_seg_model(model) and not cut
+    if _source_as_is(source, spec, src_precision, prune or cut, output):
         return source
 
     sha = file_sha256(source)
     quant = spec.quant or options_for(role)
     calib = _calibration_set(spec, role) if spec.precision == "int8" and src_precision != "int8" else None
-    tag = spec.precision + ("-box" if prune else "")
+    tag = spec.precision + ("-box" if prune else "") + ("-rect" if cut else "")
     if calib is not None:
         qkey = hashlib.sha256(f"{quant.key()}|{calib.sha256}|{role}|{spec.fmt}".encode()).hexdigest()[:10]
         tag += f"-q{qkey}"
@@ -135,7 +141,7 @@ def derive_onnx(
         return target
 
     log.info("deriving %s %s model from %s -> %s", spec.precision, role, source.name, target)
-    derived = _derive(model, src_precision, spec, prune, calib, quant)
+    derived = _derive(model, src_precision, spec, prune, calib, quant, cut)
     set_metadata(
         derived, ovr_alpr_source_sha256=sha, ovr_alpr_source=source.name, **{PRECISION_KEY: spec.precision}
     )
@@ -185,10 +191,12 @@ def _calibration_set(spec: DerivedSpec, role: str) -> CalibrationSet:
 
 
 def _derive(
-    model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune: bool, calib, quant
+    model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune: bool, calib, quant, cut: bool = False
 ) -> onnx.ModelProto:
     if prune:
         model = prune_outputs(model, [model.graph.output[0].name])
+    if cut:
+        model = to_raw_head(model)
     try:
         if spec.precision == "fp32":
             return fp16_to_fp32(model) if src_precision == "fp16" else model

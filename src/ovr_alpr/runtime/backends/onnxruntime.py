@@ -21,6 +21,7 @@ from ...errors import ModelError, first_line
 from ..convert import PRECISION_KEY
 from ..quantize import options_for
 from ..resolve import DerivedSpec, default_cache_dir, derive_onnx
+from ..zoo import canonical_role
 from .base import BACKENDS, InferenceBackend
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,11 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "TensorRT (provider or backend) is the fast INT8 path on GPUs",
                 self.role,
             )
-        return derive_onnx(
-            model_path, DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role), cache
-        )
+        # any input size (frames letterboxed to their own aspect) for Ultralytics detectors, but not for
+        # TensorRT, whose engines are built for one shape
+        rect = self.cfg.letterbox == "rect" and canonical_role(self.role) in ("plate", "vehicle")
+        spec = DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role, rect=rect)
+        return derive_onnx(model_path, spec, cache)
 
     def _provider_options(self, names: list[str], device_id: int, precision: str, cache: Path) -> list[Any]:
         """Each provider with its options (device, TensorRT precision and engine cache)."""

@@ -1,0 +1,135 @@
+"""Ultralytics detectors cut at their head convs run on frames letterboxed to their own aspect."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from ovr_alpr.config import ModelConfig
+from ovr_alpr.detect.yolo import YoloDetector
+from ovr_alpr.imaging import Letterbox, RectLetterbox
+from ovr_alpr.runtime.backends import load_backend
+from ovr_alpr.runtime.convert import make_tiny_model, to_raw_head, yolo_head_outputs
+from ovr_alpr.runtime.zoo import default_model_path
+from ovr_alpr.synth.scenes import render_scene
+
+RAW_META = {"ovr_alpr_head": "yolo-dfl16"}
+
+
+@pytest.mark.parametrize(
+    ("hw", "canvas"),
+    [((720, 1280), (384, 640)), ((480, 640), (480, 640)), ((1000, 300), (640, 192)), ((640, 640), (640, 640))],
+)
+def test_rect_canvas_keeps_the_aspect_in_multiples_of_the_stride(hw, canvas):
+    fit = RectLetterbox(640, stride=32)
+    assert fit.canvas_hw(*hw) == canvas
+    out, info = fit(np.zeros((*hw, 3), np.uint8))
+    assert out.shape[:2] == canvas
+    assert abs(info.ratio - 640 / max(hw)) < 1e-9
+
+
+def _raw_outputs(canvas_hw, cells):
+    """Per-stride (box bins, class logits) like a cut head: each cell (stride, x, y, dist, logit)."""
+    outs = []
+    for stride in (8, 16, 32):
+        gh, gw = canvas_hw[0] // stride, canvas_hw[1] // stride
+        box = np.zeros((1, 64, gh, gw), np.float32)
+        cls = np.full((1, 1, gh, gw), -10.0, np.float32)
+        for s, x, y, dist, logit in cells:
+            if s == stride:
+                for side in range(4):
+                    box[0, side * 16 + dist, y, x] = 30.0  # all the weight on one bin
+                cls[0, 0, y, x] = logit
+        outs += [box, cls]
+    return outs
+
+
+def test_raw_head_decode_maps_cells_back_to_the_frame(fake_backend):
+    # 1280 x 720 frame -> ratio 0.5, canvas 640 x 384, pad_y 12. Stride-8 cell (10, 5): centre (84, 44) px,
+    # 2 bins (16 px) to every side -> canvas box (68, 28, 100, 60) -> frame (136, 32, 200, 96)
+    outs = _raw_outputs((384, 640), [(8, 10, 5, 2, 3.0), (32, 3, 3, 1, -3.0)])  # the second: score 0.05
+    backend = fake_backend(
+        outs, input_shape=(1, 3, -1, -1), metadata=RAW_META, output_shapes=[o.shape for o in outs]
+    )
+    det = YoloDetector(backend, conf_threshold=0.25, iou_threshold=0.5)
+    d = det(np.zeros((720, 1280, 3), np.uint8))
+    assert backend.calls[0].shape == (1, 3, 384, 640)
+    assert len(d) == 1
+    np.testing.assert_allclose(d.xyxy[0], [136, 32, 200, 96], atol=1e-3)
+    np.testing.assert_allclose(d.confidence[0], 1 / (1 + np.exp(-3.0)), atol=1e-5)
+
+
+def test_raw_head_decode_empty_below_threshold(fake_backend):
+    outs = _raw_outputs((640, 640), [(16, 4, 4, 3, -2.0)])
+    backend = fake_backend(outs, input_shape=(1, 3, -1, -1), metadata=RAW_META, output_shapes=[])
+    assert len(YoloDetector(backend, conf_threshold=0.25)(np.zeros((640, 640, 3), np.uint8))) == 0
+
+
+def test_head_cut_finds_the_strides_of_the_embedded_plate_model():
+    model = onnx.load(str(default_model_path("plate")))
+    pairs = yolo_head_outputs(model)
+    assert len(pairs) == 3
+    cut = to_raw_head(model)
+    assert [o.name for o in cut.graph.output] == [n for pair in pairs for n in pair]
+    dims = cut.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims[2:]] == ["height", "width"]
+    assert not any("proto" in n.name for n in cut.graph.node)  # the mask branch is gone
+
+
+def test_head_cut_refuses_other_graphs():
+    assert yolo_head_outputs(make_tiny_model()) == []
+    with pytest.raises(ValueError, match="no Ultralytics YOLO detect head"):
+        to_raw_head(make_tiny_model())
+
+
+@pytest.fixture(scope="module")
+def plate_backends(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    path = default_model_path("plate")
+    load = {
+        lb: load_backend(ModelConfig(threads=2, letterbox=lb), "plate", path, warmup=False, cache_dir=cache)
+        for lb in ("rect", "square")
+    }
+    return load
+
+
+def test_cut_model_decodes_as_the_export_does(plate_backends):
+    """On the same square canvas, our DFL decoding of the cut head gives the export's own boxes."""
+    export = YoloDetector(plate_backends["square"], conf_threshold=0.25)
+    cut = YoloDetector(plate_backends["rect"], conf_threshold=0.25)
+    cut.letterbox = Letterbox((640, 640), center=True)  # the export's canvas, to compare like with like
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(3):
+        image = render_scene(rng, kind="road", size=(1280, 720)).image
+        a, b = export(image), cut(image)
+        assert len(a) == len(b)
+        order_a, order_b = np.argsort(a.xyxy[:, 0]), np.argsort(b.xyxy[:, 0])
+        np.testing.assert_allclose(a.xyxy[order_a], b.xyxy[order_b], atol=1.0)
+        np.testing.assert_allclose(a.confidence[order_a], b.confidence[order_b], atol=2e-3)
+        found += len(a)
+    assert found >= 2  # the comparison saw plates
+
+
+def test_rect_detector_finds_the_rendered_plates_on_a_smaller_canvas(plate_backends):
+    det = YoloDetector(plate_backends["rect"], conf_threshold=0.25)
+    assert isinstance(det.letterbox, RectLetterbox)
+    assert det.letterbox.canvas_hw(720, 1280) == (384, 640)
+    rng = np.random.default_rng(5)
+    hits = total = 0
+    for _ in range(3):
+        scene = render_scene(rng, kind="road", size=(1280, 720))
+        d = det(scene.image)
+        for gt in scene.plate_boxes_xyxy:
+            total += 1
+            if len(d):
+                x1 = np.maximum(d.xyxy[:, 0], gt[0])
+                y1 = np.maximum(d.xyxy[:, 1], gt[1])
+                x2 = np.minimum(d.xyxy[:, 2], gt[2])
+                y2 = np.minimum(d.xyxy[:, 3], gt[3])
+                inter = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+                area = (d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1])
+                iou = inter / (area + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter)
+                hits += bool((iou >= 0.5).any())
+    assert total and hits / total >= 0.6
