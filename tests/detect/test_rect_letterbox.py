@@ -19,7 +19,12 @@ RAW_META = {"ovr_alpr_head": "yolo-dfl16"}
 
 @pytest.mark.parametrize(
     ("hw", "canvas"),
-    [((720, 1280), (384, 640)), ((480, 640), (480, 640)), ((1000, 300), (640, 192)), ((640, 640), (640, 640))],
+    [
+        ((720, 1280), (384, 640)),
+        ((480, 640), (480, 640)),
+        ((1000, 300), (640, 192)),
+        ((640, 640), (640, 640)),
+    ],
 )
 def test_rect_canvas_keeps_the_aspect_in_multiples_of_the_stride(hw, canvas):
     fit = RectLetterbox(640, stride=32)

@@ -67,8 +67,9 @@ class YoloDetector:
         self.input_hw = (h if h > 0 else input_size, w if w > 0 else input_size)
         self.rect = h <= 0 and w <= 0
         if self.rect:
-            strides = len(backend.output_shapes) // 2 if self.raw_head else 3
-            self.letterbox: Letterbox | RectLetterbox = RectLetterbox(input_size, stride=4 * 2 ** max(strides, 1))
+            # strides 8, 16, 32 (64 for a P6 model): canvas sides in multiples of the largest
+            strides = (len(getattr(backend, "output_shapes", None) or []) // 2 if self.raw_head else 0) or 3
+            self.letterbox: Letterbox | RectLetterbox = RectLetterbox(input_size, stride=4 * 2**strides)
         else:
             self.letterbox = Letterbox(self.input_hw, center=True)
         self.class_names = _class_names(backend)
@@ -81,7 +82,9 @@ class YoloDetector:
             return self.decode_raw(outs, info, image.shape[:2], canvas.shape[0])
         return self.decode(outs[0], info, image.shape[:2])
 
-    def decode_raw(self, outs: list[np.ndarray], info, image_hw: tuple[int, int], canvas_h: int) -> Detections:
+    def decode_raw(
+        self, outs: list[np.ndarray], info, image_hw: tuple[int, int], canvas_h: int
+    ) -> Detections:
         """Decode per-stride (box bins, class logits) pairs: DFL expectation around each cell's centre."""
         c = min(max(self.conf_threshold, 1e-7), 1 - 1e-7)
         min_logit = np.log(c / (1 - c))
@@ -99,7 +102,9 @@ class YoloDetector:
                 continue
             bins = np.asarray(box[0], dtype=np.float32).reshape(4, DFL_BINS, -1)[:, :, cells]
             bins = np.exp(bins - bins.max(axis=1, keepdims=True))
-            dist = (bins * np.arange(DFL_BINS, dtype=np.float32)[None, :, None]).sum(axis=1) / bins.sum(axis=1)
+            dist = (bins * np.arange(DFL_BINS, dtype=np.float32)[None, :, None]).sum(axis=1) / bins.sum(
+                axis=1
+            )
             cy, cx = np.divmod(cells, gw)
             cx, cy = cx + 0.5, cy + 0.5
             stride = canvas_h / gh

@@ -277,7 +277,11 @@ def yolo_head_outputs(model: onnx.ModelProto) -> list[tuple[str, str]]:
         axis = next((a.i for a in node.attribute if a.name == "axis"), None)
         if node.op_type == "Concat" and len(node.input) == 2 and axis == 1:
             box, cls = node.input
-            if conv_channels(box) == 4 * DFL_BINS and conv_channels(cls) >= 1 and flattened_into_concat(node.output[0]):
+            if (
+                conv_channels(box) == 4 * DFL_BINS
+                and conv_channels(cls) >= 1
+                and flattened_into_concat(node.output[0])
+            ):
                 pairs.append((box, cls))
     if len(pairs) >= 2:
         return pairs
@@ -290,7 +294,8 @@ def yolo_head_outputs(model: onnx.ModelProto) -> list[tuple[str, str]]:
     classes = [
         ts
         for j, ts in joins.items()
-        if any(c.op_type == "Sigmoid" for c in consumers.get(j, [])) and len({conv_channels(t) for t in ts}) == 1
+        if any(c.op_type == "Sigmoid" for c in consumers.get(j, []))
+        and len({conv_channels(t) for t in ts}) == 1
     ]
     if len(boxes) == 1 and len(classes) == 1 and len(boxes[0]) == len(classes[0]) >= 2:
         return list(zip(boxes[0], classes[0], strict=True))
@@ -312,7 +317,9 @@ def to_raw_head(model: onnx.ModelProto) -> onnx.ModelProto:
     """
     pairs = yolo_head_outputs(model)
     if not pairs:
-        raise ValueError("no Ultralytics YOLO detect head found (per stride a 64-channel box conv and a class conv)")
+        raise ValueError(
+            "no Ultralytics YOLO detect head found (per stride a 64-channel box conv and a class conv)"
+        )
     heads = [name for pair in pairs for name in pair]
     out = onnx.ModelProto()
     out.CopyFrom(model)

@@ -191,7 +191,13 @@ def _calibration_set(spec: DerivedSpec, role: str) -> CalibrationSet:
 
 
 def _derive(
-    model: onnx.ModelProto, src_precision: str, spec: DerivedSpec, prune: bool, calib, quant, cut: bool = False
+    model: onnx.ModelProto,
+    src_precision: str,
+    spec: DerivedSpec,
+    prune: bool,
+    calib,
+    quant,
+    cut: bool = False,
 ) -> onnx.ModelProto:
     if prune:
         model = prune_outputs(model, [model.graph.output[0].name])
