@@ -138,8 +138,15 @@ def _plan_onnxruntime(row: dict[str, Any], cfg: ModelConfig, role: str, path: Pa
     row["provider"] = provider
     row["precision"] = precision
     row["input_size"] = _size(shape, cfg)
-    derived = list((cache / "models").glob(f"{role}-{path.stem}-{row['sha256']}-{precision}*.onnx"))
-    if src_precision == precision and not _is_seg(path):
+    cut = cfg.letterbox == "rect" and provider != TRT_EP and role in ("plate", "vehicle") and _is_yolo(path)
+    if cut:
+        row["input_size"] = f"{cfg.input_size or 640} long side (rect)"
+    derived = [
+        p
+        for p in (cache / "models").glob(f"{role}-{path.stem}-{row['sha256']}-{precision}*.onnx")
+        if ("-rect" in p.stem) == cut
+    ]
+    if src_precision == precision and not cut and not _is_seg(path):
         status = "uses source"
     elif derived:
         status = f"derived {derived[0].name}"
@@ -158,6 +165,15 @@ def _is_seg(path: Path) -> bool:
     from ..runtime.resolve import is_seg_model
 
     return is_seg_model(onnx.load(str(path), load_external_data=False))
+
+
+def _is_yolo(path: Path) -> bool:
+    """An Ultralytics YOLO export the ONNX Runtime backend runs cut at its head (any input size)."""
+    import onnx
+
+    from ..runtime.convert import yolo_head_outputs
+
+    return bool(yolo_head_outputs(onnx.load(str(path), load_external_data=False)))
 
 
 def _engine_dir_status(folder: Path, prefix: str) -> str:
