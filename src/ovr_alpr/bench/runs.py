@@ -79,6 +79,12 @@ NAMED_RUNS: dict[str, RunSpec] = {
             description="the embedded platedet plate detector (YOLOv8s-seg, 640), whatever --config sets",
         ),
         RunSpec(
+            "square",
+            "pipeline",
+            {"plate_detector.model.letterbox": "square"},
+            description="plate detector on the export's square canvas, not the frame's aspect",
+        ),
+        RunSpec(
             "fp32", "pipeline", {"plate_detector.model.precision": "fp32"}, description="plate detector fp32"
         ),
         RunSpec(
