@@ -476,11 +476,28 @@ class CameraConfig(_Strict):
 
 
 class QualityConfig(_Strict):
-    """Optional gates that save compute: skip blurred frames, sample sparsely while nothing is in view."""
+    """Gates that save compute: skip blurred frames (off by default), and sample sparsely while nothing needs
+    reading: no plate tracked, or every tracked plate already has its final read (on by default).
+
+    While sampling sparsely a camera processes every `idle_stride`-th frame, but never fewer than
+    `idle_min_fps` frames per second of video (a 25 fps camera: every 3rd frame; a 10 fps one: every frame),
+    so a vehicle that comes into view is tracked within a fraction of a second and read on every frame.
+    """
 
     min_sharpness: float = Field(default=0.0, ge=0.0, description="variance of Laplacian; 0 = off")
-    adaptive_sampling: bool = False
-    idle_stride: int = Field(default=3, ge=1, description="process every Nth frame while no plate is tracked")
+    adaptive_sampling: bool = True
+    idle_stride: int = Field(
+        default=3, ge=1, description="process every Nth frame while no plate is tracked or all are read"
+    )
+    idle_min_fps: float = Field(
+        default=8.0, gt=0, description="while sampling sparsely, still process at least this many frames/s"
+    )
+
+    def stride_at(self, fps: float) -> int:
+        """The frame stride while nothing needs reading, for a camera processing `fps` frames per second."""
+        if not self.adaptive_sampling:
+            return 1
+        return max(1, min(self.idle_stride, int(fps // self.idle_min_fps)))
 
 
 class RetentionConfig(_Strict):

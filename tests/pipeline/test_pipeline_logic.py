@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ovr_alpr.config import CameraConfig
+from ovr_alpr.config import CameraConfig, QualityConfig
 from ovr_alpr.detect.plates import PlateFinder
 from ovr_alpr.pipeline import Pipeline
 from ovr_alpr.pipeline.config import AppConfig
@@ -99,8 +99,59 @@ def test_adaptive_sampling_skips_idle_frames(tmp_path, clip):
         path,
         manifest,
         TextByTrack(["AB123CD"]),
-        quality={"adaptive_sampling": True, "idle_stride": 3},
+        quality={"adaptive_sampling": True, "idle_stride": 3, "idle_min_fps": 4},
     )
     stats = p.run().stats
     assert stats["frames_idle_skipped"] > 0
     assert stats["frames_processed"] + stats["frames_idle_skipped"] == manifest.frame_count
+
+
+def test_sampling_stride_follows_the_camera_rate():
+    q = QualityConfig()  # on by default: every 3rd frame, but at least 8 frames/s
+    assert [q.stride_at(fps) for fps in (30, 25, 15, 12, 10, 5)] == [3, 3, 1, 1, 1, 1]
+    assert QualityConfig(idle_min_fps=4).stride_at(12) == 3
+    assert QualityConfig(adaptive_sampling=False).stride_at(30) == 1
+
+
+class FrameScripted(ScriptedDetector):
+    """The manifest's boxes of the frame the worker is processing (frames may be skipped)."""
+
+    frame = 0
+    seen: set[int]
+
+    def __call__(self, image):
+        self.seen.add(self.frame)
+        self.calls = self.frame
+        return super().__call__(image)
+
+
+@pytest.mark.parametrize("sampling", [False, True])
+def test_frames_are_sampled_sparsely_once_every_tracked_plate_is_read(tmp_path, clip, monkeypatch, sampling):
+    from ovr_alpr.pipeline.worker import CameraWorker
+
+    path, manifest = clip
+    det = FrameScripted(manifest)
+    det.seen = set()
+    process = CameraWorker.process
+
+    def tell_frame(self, frame):
+        det.frame = frame.index
+        return process(self, frame)
+
+    monkeypatch.setattr(CameraWorker, "process", tell_frame)
+    config = AppConfig(
+        cameras=[CameraConfig(id="cam0", source=str(path))],
+        output_dir=str(tmp_path),
+        quality={"adaptive_sampling": sampling, "idle_stride": 3, "idle_min_fps": 4},
+    )
+    reader = TextByTrack(["AB123CD"])
+    result = Pipeline(config, sinks=[], finder=PlateFinder(det), reader=reader).run()
+    in_view = {f for v in manifest.vehicles for f in v.plate_boxes_xyxy}
+    # the same reads and events either way: each track read once (confident), the second a duplicate
+    assert result.stats["tracks"] == 2 and len(result.events) == 1 and reader.calls == 2
+    if sampling:  # plates in view but already read are looked at only every 3rd frame
+        skipped_in_view = in_view - det.seen
+        assert skipped_in_view and all(f % 3 for f in skipped_in_view)
+        assert result.stats["frames_idle_skipped"] == manifest.frame_count - len(det.seen)
+    else:
+        assert in_view <= det.seen and result.stats["frames_idle_skipped"] == 0

@@ -105,6 +105,12 @@ NAMED_RUNS: dict[str, RunSpec] = {
             {"plate_detector.model.device": "cuda:0", "ocr.model.device": "cuda:0"},
             description="both models on cuda:0, fastest GPU backend available",
         ),
+        RunSpec(
+            "dense",
+            "pipeline",
+            {"quality.adaptive_sampling": False},
+            description="every frame detected, also while every tracked plate is read",
+        ),
         RunSpec("skip1", "pipeline", frame_skip=1, description="every 2nd frame"),
         RunSpec("skip2", "pipeline", frame_skip=2, description="every 3rd frame"),
         RunSpec("decode_only", "decode", description="decode only: the ceiling"),

@@ -106,6 +106,7 @@ class CameraWorker:
         nominal = self.source.stats.nominal_fps or 25.0
         fps = cam.target_fps or nominal / (cam.frame_skip + 1)
         self.tracker: Tracker = _StillTracker() if self.stills else build_tracker(tracker_cfg, fps)
+        self.idle_stride = 1 if self.stills else quality.stride_at(fps)
         self.policy = (
             OcrPolicy(stages.policy.cfg.model_copy(update={"min_track_frames": 1}))
             if self.stills
@@ -135,8 +136,9 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[PlateEvent]:
         q, c = self.quality, self.stages.counters
-        idle = not self.tracks and not self.stills
-        if q.adaptive_sampling and idle and frame.index % q.idle_stride:
+        # nothing needs reading: no plate tracked, or every tracked plate has its final read
+        settled = all(s.ocr_done for s in self.tracks.values())
+        if self.idle_stride > 1 and settled and frame.index % self.idle_stride:
             c.frames_idle_skipped += 1
             return []
         image, (ox, oy) = self._roi(frame.image)
