@@ -43,3 +43,17 @@ def test_without_the_provider_it_warns_and_reads_like_the_default(tmp_path, capl
         assert ov.provider == "CPUExecutionProvider"
         assert "no OpenVINO provider" in caplog.text and "[openvino]" in caplog.text
     np.testing.assert_allclose(ov(x)[0], default(x)[0], atol=1e-4)
+
+
+def test_plate_detector_keeps_its_square_input_on_openvino(tmp_path):
+    """OpenVINO compiles per input shape, so the rect (any-size) cut is not made for it."""
+    from ovr_alpr.runtime.zoo import default_model_path
+
+    ov = load_backend(
+        ModelConfig(backend="openvino"),
+        "plate",
+        default_model_path("plate"),
+        warmup=False,
+        cache_dir=tmp_path,
+    )
+    assert ov.input_shape == (1, 3, 640, 640) and "ovr_alpr_head" not in ov.metadata

@@ -96,6 +96,8 @@ class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
     #: providers whose failure (building a session or its first runs) falls back to the next provider
     fallback_providers: tuple[str, ...] = (TRT_EP,)
+    #: detectors may take any input size (`model.letterbox: rect`); a provider that compiles per shape may not
+    any_input_size: bool = True
 
     def __init__(
         self,
@@ -154,9 +156,13 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "TensorRT (provider or backend) is the fast INT8 path on GPUs",
                 self.role,
             )
-        # any input size (frames letterboxed to their own aspect) for Ultralytics detectors, but not for
-        # TensorRT, whose engines are built for one shape
-        rect = self.cfg.letterbox == "rect" and canonical_role(self.role) in ("plate", "vehicle")
+        # any input size (frames letterboxed to their own aspect) for Ultralytics detectors; not for TensorRT
+        # (above), whose engines are built for one shape
+        rect = (
+            self.any_input_size
+            and self.cfg.letterbox == "rect"
+            and canonical_role(self.role) in ("plate", "vehicle")
+        )
         spec = DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role, rect=rect)
         return derive_onnx(model_path, spec, cache)
 

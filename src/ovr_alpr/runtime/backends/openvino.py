@@ -43,6 +43,9 @@ class OpenVinoBackend(OnnxRuntimeBackend):
 
     name = "openvino"
     fallback_providers = (OPENVINO_EP,)
+    # OpenVINO compiles a model per input shape: detectors keep their square canvas (vehicle crops, streams
+    # of other sizes would each compile anew)
+    any_input_size = False
 
     def providers_for(self, cfg: ModelConfig, role: str) -> list[str]:
         if cfg.device != "cpu":
