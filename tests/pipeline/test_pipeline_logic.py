@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -149,9 +150,38 @@ def test_frames_are_sampled_sparsely_once_every_tracked_plate_is_read(tmp_path, 
     in_view = {f for v in manifest.vehicles for f in v.plate_boxes_xyxy}
     # the same reads and events either way: each track read once (confident), the second a duplicate
     assert result.stats["tracks"] == 2 and len(result.events) == 1 and reader.calls == 2
-    if sampling:  # plates in view but already read are looked at only every 3rd frame
-        skipped_in_view = in_view - det.seen
-        assert skipped_in_view and all(f % 3 for f in skipped_in_view)
+    if sampling:  # plates in view but already read are looked at only on every 3rd frame
+        assert in_view - det.seen
+        seen = sorted(det.seen)
+        assert seen[0] == 0 and max(b - a for a, b in itertools.pairwise(seen)) <= 3  # every 3rd
         assert result.stats["frames_idle_skipped"] == manifest.frame_count - len(det.seen)
     else:
         assert in_view <= det.seen and result.stats["frames_idle_skipped"] == 0
+
+
+def test_sparse_sampling_counts_delivered_frames_not_frame_numbers(tmp_path, clip, monkeypatch):
+    """A live stream that delivers every 3rd frame (numbers 1, 4, 7, ...) is still sampled, by time."""
+    from ovr_alpr.pipeline.worker import CameraWorker
+
+    path, manifest = clip
+    det = FrameScripted(manifest)
+    det.seen = set()
+    process = CameraWorker.process
+
+    def every_third(self, frame):
+        if frame.index % 3 != 1:
+            return []
+        det.frame = frame.index
+        return process(self, frame)
+
+    monkeypatch.setattr(CameraWorker, "process", every_third)
+    config = AppConfig(
+        cameras=[CameraConfig(id="cam0", source=str(path))],
+        output_dir=str(tmp_path),
+        quality={"idle_stride": 3, "idle_min_fps": 4},  # 12 fps clip: stride 3, at least every 0.25 s
+    )
+    Pipeline(config, sinks=[], finder=PlateFinder(det), reader=TextByTrack(["AB123CD"])).run()
+    delivered = range(1, manifest.frame_count, 3)
+    # frames 0.25 s apart are due: every delivered frame is processed (sampling by frame number, index % 3,
+    # would pass over every one of them while nothing is tracked)
+    assert sorted(det.seen) == list(delivered)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -107,6 +108,8 @@ class CameraWorker:
         fps = cam.target_fps or nominal / (cam.frame_skip + 1)
         self.tracker: Tracker = _StillTracker() if self.stills else build_tracker(tracker_cfg, fps)
         self.idle_stride = 1 if self.stills else quality.stride_at(fps)
+        self._skipped_in_row = 0  # frames passed over since the last processed one (sparse sampling)
+        self._last_processed_at: datetime | None = None
         self.policy = (
             OcrPolicy(stages.policy.cfg.model_copy(update={"min_track_frames": 1}))
             if self.stills
@@ -136,9 +139,7 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[PlateEvent]:
         q, c = self.quality, self.stages.counters
-        # nothing needs reading: no plate tracked, or every tracked plate has its final read
-        settled = all(s.ocr_done for s in self.tracks.values())
-        if self.idle_stride > 1 and settled and frame.index % self.idle_stride:
+        if self._sample_sparsely(frame):
             c.frames_idle_skipped += 1
             return []
         image, (ox, oy) = self._roi(frame.image)
@@ -153,6 +154,24 @@ class CameraWorker:
         published += self._emit_crossed(frame)
         published += self._end_lost_tracks(frame, all_tracks=self.stills)
         return published
+
+    def _sample_sparsely(self, frame: Frame) -> bool:
+        """Pass this frame over: nothing needs reading (no plate tracked, or every tracked plate has its final
+        read), fewer than `idle_stride` frames were passed over in a row, and less than 1 / `idle_min_fps` s
+        of video went by since the last processed frame. Counted per delivered frame, not by frame number,
+        so a live stream that delivers every n-th frame is still sampled."""
+        settled = all(s.ocr_done for s in self.tracks.values())
+        if self.idle_stride > 1 and settled and self._skipped_in_row + 1 < self.idle_stride:
+            last = self._last_processed_at
+            if (
+                last is not None
+                and (frame.captured_at - last).total_seconds() < 1.0 / self.quality.idle_min_fps
+            ):
+                self._skipped_in_row += 1
+                return True
+        self._skipped_in_row = 0
+        self._last_processed_at = frame.captured_at
+        return False
 
     def _resolve_geometry(self, image: np.ndarray) -> None:
         size = (int(image.shape[1]), int(image.shape[0]))
