@@ -118,7 +118,10 @@ class FrameScripted(ScriptedDetector):
     """The manifest's boxes of the frame the worker is processing (frames may be skipped)."""
 
     frame = 0
-    seen: set[int]
+
+    def __init__(self, manifest) -> None:
+        super().__init__(manifest)
+        self.seen: set[int] = set()
 
     def __call__(self, image):
         self.seen.add(self.frame)
@@ -126,27 +129,34 @@ class FrameScripted(ScriptedDetector):
         return super().__call__(image)
 
 
-@pytest.mark.parametrize("sampling", [False, True])
-def test_frames_are_sampled_sparsely_once_every_tracked_plate_is_read(tmp_path, clip, monkeypatch, sampling):
+def _sampled_run(tmp_path, clip, monkeypatch, quality, delivered=lambda index: True):
+    """Run the clip with scripted plates; the camera delivers only the frames `delivered` accepts."""
     from ovr_alpr.pipeline.worker import CameraWorker
 
     path, manifest = clip
     det = FrameScripted(manifest)
-    det.seen = set()
     process = CameraWorker.process
 
-    def tell_frame(self, frame):
+    def deliver(self, frame):
+        if not delivered(frame.index):
+            return []
         det.frame = frame.index
         return process(self, frame)
 
-    monkeypatch.setattr(CameraWorker, "process", tell_frame)
+    monkeypatch.setattr(CameraWorker, "process", deliver)
     config = AppConfig(
-        cameras=[CameraConfig(id="cam0", source=str(path))],
-        output_dir=str(tmp_path),
-        quality={"adaptive_sampling": sampling, "idle_stride": 3, "idle_min_fps": 4},
+        cameras=[CameraConfig(id="cam0", source=str(path))], output_dir=str(tmp_path), quality=quality
     )
     reader = TextByTrack(["AB123CD"])
     result = Pipeline(config, sinks=[], finder=PlateFinder(det), reader=reader).run()
+    return result, det, reader
+
+
+@pytest.mark.parametrize("sampling", [False, True])
+def test_frames_are_sampled_sparsely_once_every_tracked_plate_is_read(tmp_path, clip, monkeypatch, sampling):
+    manifest = clip[1]
+    quality = {"adaptive_sampling": sampling, "idle_stride": 3, "idle_min_fps": 4}
+    result, det, reader = _sampled_run(tmp_path, clip, monkeypatch, quality)
     in_view = {f for v in manifest.vehicles for f in v.plate_boxes_xyxy}
     # the same reads and events either way: each track read once (confident), the second a duplicate
     assert result.stats["tracks"] == 2 and len(result.events) == 1 and reader.calls == 2
@@ -161,27 +171,8 @@ def test_frames_are_sampled_sparsely_once_every_tracked_plate_is_read(tmp_path, 
 
 def test_sparse_sampling_counts_delivered_frames_not_frame_numbers(tmp_path, clip, monkeypatch):
     """A live stream that delivers every 3rd frame (numbers 1, 4, 7, ...) is still sampled, by time."""
-    from ovr_alpr.pipeline.worker import CameraWorker
-
-    path, manifest = clip
-    det = FrameScripted(manifest)
-    det.seen = set()
-    process = CameraWorker.process
-
-    def every_third(self, frame):
-        if frame.index % 3 != 1:
-            return []
-        det.frame = frame.index
-        return process(self, frame)
-
-    monkeypatch.setattr(CameraWorker, "process", every_third)
-    config = AppConfig(
-        cameras=[CameraConfig(id="cam0", source=str(path))],
-        output_dir=str(tmp_path),
-        quality={"idle_stride": 3, "idle_min_fps": 4},  # 12 fps clip: stride 3, at least every 0.25 s
-    )
-    Pipeline(config, sinks=[], finder=PlateFinder(det), reader=TextByTrack(["AB123CD"])).run()
-    delivered = range(1, manifest.frame_count, 3)
+    quality = {"idle_stride": 3, "idle_min_fps": 4}  # 12 fps clip: stride 3, at least every 0.25 s
+    _, det, _ = _sampled_run(tmp_path, clip, monkeypatch, quality, delivered=lambda index: index % 3 == 1)
     # frames 0.25 s apart are due: every delivered frame is processed (sampling by frame number, index % 3,
     # would pass over every one of them while nothing is tracked)
-    assert sorted(det.seen) == list(delivered)
+    assert sorted(det.seen) == list(range(1, clip[1].frame_count, 3))
