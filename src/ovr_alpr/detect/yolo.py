@@ -65,8 +65,7 @@ class YoloDetector:
         self.raw_head = metadata.get(RAW_HEAD_KEY) == RAW_HEAD_VALUE
         h, w = backend.input_shape[2:4]
         self.input_hw = (h if h > 0 else input_size, w if w > 0 else input_size)
-        self.rect = h <= 0 and w <= 0
-        if self.rect:
+        if h <= 0 and w <= 0:  # any input size: each frame on a canvas of its own aspect
             # strides 8, 16, 32 (64 for a P6 model): canvas sides in multiples of the largest
             strides = (len(getattr(backend, "output_shapes", None) or []) // 2 if self.raw_head else 0) or 3
             self.letterbox: Letterbox | RectLetterbox = RectLetterbox(input_size, stride=4 * 2**strides)
@@ -92,8 +91,7 @@ class YoloDetector:
         for box, cls in zip(outs[0::2], outs[1::2], strict=True):
             nc, gh, gw = cls.shape[1:]
             logits = np.asarray(cls[0], dtype=np.float32).reshape(nc, -1)
-            class_id = logits.argmax(axis=0)
-            best = logits[class_id, np.arange(logits.shape[1])]
+            class_id, best = logits.argmax(axis=0), logits.max(axis=0)
             mask = best > min_logit
             if self.classes is not None:
                 mask &= np.isin(class_id, self.classes)

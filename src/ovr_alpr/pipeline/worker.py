@@ -160,15 +160,15 @@ class CameraWorker:
         read), fewer than `idle_stride` frames were passed over in a row, and less than 1 / `idle_min_fps` s
         of video went by since the last processed frame. Counted per delivered frame, not by frame number,
         so a live stream that delivers every n-th frame is still sampled."""
-        settled = all(s.ocr_done for s in self.tracks.values())
-        if self.idle_stride > 1 and settled and self._skipped_in_row + 1 < self.idle_stride:
-            last = self._last_processed_at
-            if (
-                last is not None
-                and (frame.captured_at - last).total_seconds() < 1.0 / self.quality.idle_min_fps
-            ):
-                self._skipped_in_row += 1
-                return True
+        last = self._last_processed_at
+        if (
+            self._skipped_in_row + 1 < self.idle_stride
+            and last is not None
+            and (frame.captured_at - last).total_seconds() < 1.0 / self.quality.idle_min_fps
+            and all(s.ocr_done for s in self.tracks.values())
+        ):
+            self._skipped_in_row += 1
+            return True
         self._skipped_in_row = 0
         self._last_processed_at = frame.captured_at
         return False

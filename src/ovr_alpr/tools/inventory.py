@@ -61,12 +61,17 @@ def configured_roles(app: AppConfig) -> list[str]:
     return [r for r in ROLES if role_model_config(app, r) is not None]
 
 
-def _onnx_header(path: Path) -> tuple[tuple[int, ...], str]:
+def _load_onnx(path: Path):
     import onnx
 
+    return onnx.load(str(path), load_external_data=False)
+
+
+def _onnx_header(path: Path, model=None) -> tuple[tuple[int, ...], str]:
+    """Input shape (dynamic dims -1) and precision of an ONNX model (`model`: already loaded from `path`)."""
     from ..runtime.convert import detect_onnx_precision
 
-    model = onnx.load(str(path), load_external_data=False)
+    model = model if model is not None else _load_onnx(path)
     dims = model.graph.input[0].type.tensor_type.shape.dim
     return tuple(d.dim_value if d.dim_value > 0 else -1 for d in dims), detect_onnx_precision(model)
 
@@ -129,16 +134,19 @@ def _size(shape: tuple[int, ...], cfg: ModelConfig) -> str:
 def _plan_onnxruntime(row: dict[str, Any], cfg: ModelConfig, role: str, path: Path, cache: Path) -> None:
     import onnxruntime as ort
 
-    from ..runtime.backends.onnxruntime import TRT_EP, providers_for, resolve_precision
+    from ..runtime.backends.onnxruntime import TRT_EP, providers_for, resolve_precision, runs_any_size
+    from ..runtime.convert import yolo_head_outputs
+    from ..runtime.resolve import is_seg_model
 
     available = ort.get_available_providers()
     provider = providers_for(cfg.device, available)[0]
     precision = resolve_precision(cfg.precision, provider)
-    shape, src_precision = _onnx_header(path)
+    model = _load_onnx(path)  # read once: shape, precision, seg head, YOLO head
+    shape, src_precision = _onnx_header(path, model)
     row["provider"] = provider
     row["precision"] = precision
     row["input_size"] = _size(shape, cfg)
-    cut = cfg.letterbox == "rect" and provider != TRT_EP and role in ("plate", "vehicle") and _is_yolo(path)
+    cut = runs_any_size(cfg, role, provider) and bool(yolo_head_outputs(model))
     if cut:
         row["input_size"] = f"{cfg.input_size or 640} long side (rect)"
     derived = [
@@ -146,7 +154,7 @@ def _plan_onnxruntime(row: dict[str, Any], cfg: ModelConfig, role: str, path: Pa
         for p in (cache / "models").glob(f"{role}-{path.stem}-{row['sha256']}-{precision}*.onnx")
         if ("-rect" in p.stem) == cut
     ]
-    if src_precision == precision and not cut and not _is_seg(path):
+    if src_precision == precision and not cut and not is_seg_model(model):
         status = "uses source"
     elif derived:
         status = f"derived {derived[0].name}"
@@ -157,23 +165,6 @@ def _plan_onnxruntime(row: dict[str, Any], cfg: ModelConfig, role: str, path: Pa
     if provider == TRT_EP:
         status += "; " + _engine_dir_status(cache / "trt-ep", "")
     row["engine_cache"] = status
-
-
-def _is_seg(path: Path) -> bool:
-    import onnx
-
-    from ..runtime.resolve import is_seg_model
-
-    return is_seg_model(onnx.load(str(path), load_external_data=False))
-
-
-def _is_yolo(path: Path) -> bool:
-    """An Ultralytics YOLO export the ONNX Runtime backend runs cut at its head (any input size)."""
-    import onnx
-
-    from ..runtime.convert import yolo_head_outputs
-
-    return bool(yolo_head_outputs(onnx.load(str(path), load_external_data=False)))
 
 
 def _engine_dir_status(folder: Path, prefix: str) -> str:

@@ -55,6 +55,18 @@ def resolve_precision(precision: str, provider: str) -> str:
     return "fp16" if provider in (TRT_EP, CUDA_EP) else "fp32"
 
 
+def runs_any_size(cfg: ModelConfig, role: str, provider: str, any_input_size: bool = True) -> bool:
+    """Whether a detector is cut to take any input size (`model.letterbox: rect`, frames letterboxed to their
+    own aspect): plate and vehicle models, not on the TensorRT provider (its engines are built for one shape)
+    nor on a backend that compiles per shape (`any_input_size` False)."""
+    return (
+        any_input_size
+        and provider != TRT_EP
+        and cfg.letterbox == "rect"
+        and canonical_role(role) in ("plate", "vehicle")
+    )
+
+
 def trt_ep_options(device_id: int, precision: str, cache_dir: Path) -> dict[str, Any]:
     """TensorRT execution provider options: precision flags and an on-disk engine + timing cache."""
     engine_dir = cache_dir / "trt-ep"
@@ -156,13 +168,7 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "TensorRT (provider or backend) is the fast INT8 path on GPUs",
                 self.role,
             )
-        # any input size (frames letterboxed to their own aspect) for Ultralytics detectors; not for TensorRT
-        # (above), whose engines are built for one shape
-        rect = (
-            self.any_input_size
-            and self.cfg.letterbox == "rect"
-            and canonical_role(self.role) in ("plate", "vehicle")
-        )
+        rect = runs_any_size(self.cfg, self.role, first, self.any_input_size)
         spec = DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role, rect=rect)
         return derive_onnx(model_path, spec, cache)
 
