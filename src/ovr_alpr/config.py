@@ -106,7 +106,7 @@ class ModelConfig(_Strict):
         precision: `auto` = fp16 on GPU, fp32 on CPU (int8 only when asked, it needs calibration).
         input_size: network input side in px (None = the model's own).
         letterbox: `rect` runs an Ultralytics YOLO detector on ONNX Runtime on each frame's own aspect (long
-            side `input_size`, e.g. 640 x 384 for 16:9 video: 0.6 of the square's pixels); `square` keeps
+            side `input_size`, e.g. 640 x 352 for 16:9 video: 0.55 of the square's pixels); `square` keeps
             the exported input_size x input_size. TensorRT engines, the OpenVINO backend and other models
             are always square.
         calibration: image folder for INT8 calibration (used when an INT8 model must be built).

@@ -59,21 +59,29 @@ class Letterbox:
 
 
 class RectLetterbox:
-    """Fits each image into a canvas of its own aspect: long side `size`, both sides rounded up to `stride`.
+    """Fits each image into a canvas of its own aspect: long side `size`, both sides multiples of `stride`.
 
-    What Ultralytics does for a model that takes any input size: a 16:9 frame at 640 runs at 640 x 384,
-    3/5 of the square canvas's pixels. The canvas of the last image shape is reused (a stream keeps one).
+    What Ultralytics does for a model that takes any input size, with one difference: where a side would be
+    padded up to the next multiple of the stride, the scale shrinks a little instead (at most `max_shrink`)
+    so that the side ends on the multiple below. A 16:9 frame at 640 then runs at 640 x 352 (scale 0.489,
+    not 0.5), not 640 x 384 with 24 grey rows the network would compute: 8 % fewer pixels, 3/5 of the square
+    canvas's pixels without the shrink, 0.55 with it. The canvas of the last image shape is reused.
     """
 
-    def __init__(self, size: int, stride: int = 32, fill: int = 114) -> None:
+    def __init__(self, size: int, stride: int = 32, fill: int = 114, max_shrink: float = 0.03) -> None:
         self.size = size
         self.stride = stride
         self.fill = fill
+        self.max_shrink = max_shrink
         self._fits: dict[tuple[int, int], Letterbox] = {}
 
     def canvas_hw(self, height: int, width: int) -> tuple[int, int]:
-        r = self.size / max(height, width)
         s = self.stride
+        r = self.size / max(height, width)
+        # the largest scale, at most r, at which both sides end on a multiple of the stride
+        down = min(r, *(max(s, math.floor(round(side * r) / s) * s) / side for side in (height, width)))
+        if down >= r * (1 - self.max_shrink):
+            r = down
         return (
             max(s, math.ceil(round(height * r) / s) * s),
             max(s, math.ceil(round(width * r) / s) * s),

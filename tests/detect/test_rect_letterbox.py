@@ -18,20 +18,30 @@ RAW_META = {"ovr_alpr_head": "yolo-dfl16"}
 
 
 @pytest.mark.parametrize(
-    ("hw", "canvas"),
+    ("hw", "canvas", "ratio"),
     [
-        ((720, 1280), (384, 640)),
-        ((480, 640), (480, 640)),
-        ((1000, 300), (640, 192)),
-        ((640, 640), (640, 640)),
+        ((720, 1280), (352, 640), 352 / 720),  # 360 rows would be padded to 384: shrink 2.2 % to 352
+        ((1080, 1920), (352, 640), 352 / 1080),
+        ((700, 1280), (352, 640), 0.5),  # 350 rows: padded by 2, no shrink
+        ((1000, 1280), (512, 640), 0.5),  # 500 rows: 480 would shrink 4 % (> 3 %), so padded to 512
+        ((480, 640), (480, 640), 1.0),
+        ((1000, 300), (640, 192), 0.64),
+        ((640, 640), (640, 640), 1.0),
     ],
 )
-def test_rect_canvas_keeps_the_aspect_in_multiples_of_the_stride(hw, canvas):
+def test_rect_canvas_keeps_the_aspect_in_multiples_of_the_stride(hw, canvas, ratio):
     fit = RectLetterbox(640, stride=32)
     assert fit.canvas_hw(*hw) == canvas
     out, info = fit(np.zeros((*hw, 3), np.uint8))
     assert out.shape[:2] == canvas
-    assert abs(info.ratio - 640 / max(hw)) < 1e-9
+    assert abs(info.ratio - ratio) < 1e-9
+    # the whole frame is on the canvas, none of it cut off
+    assert round(hw[0] * info.ratio) + 2 * info.pad_y <= canvas[0] + 1
+    assert round(hw[1] * info.ratio) + 2 * info.pad_x <= canvas[1] + 1
+
+
+def test_rect_canvas_without_shrink_pads_as_ultralytics():
+    assert RectLetterbox(640, stride=32, max_shrink=0.0).canvas_hw(720, 1280) == (384, 640)
 
 
 def _raw_outputs(canvas_hw, cells):
@@ -51,17 +61,19 @@ def _raw_outputs(canvas_hw, cells):
 
 
 def test_raw_head_decode_maps_cells_back_to_the_frame(fake_backend):
-    # 1280 x 720 frame -> ratio 0.5, canvas 640 x 384, pad_y 12. Stride-8 cell (10, 5): centre (84, 44) px,
-    # 2 bins (16 px) to every side -> canvas box (68, 28, 100, 60) -> frame (136, 32, 200, 96)
-    outs = _raw_outputs((384, 640), [(8, 10, 5, 2, 3.0), (32, 3, 3, 1, -3.0)])  # the second: score 0.05
+    # 1280 x 720 frame -> ratio 352 / 720, canvas 640 x 352, image 626 px wide, pad_x 7. Stride-8 cell
+    # (10, 5): centre (84, 44) px, 2 bins (16 px) to every side -> canvas box (68, 28, 100, 60) -> frame
+    # ((68 - 7) / ratio, 28 / ratio, (100 - 7) / ratio, 60 / ratio)
+    outs = _raw_outputs((352, 640), [(8, 10, 5, 2, 3.0), (32, 3, 3, 1, -3.0)])  # the second: score 0.05
     backend = fake_backend(
         outs, input_shape=(1, 3, -1, -1), metadata=RAW_META, output_shapes=[o.shape for o in outs]
     )
     det = YoloDetector(backend, conf_threshold=0.25, iou_threshold=0.5)
     d = det(np.zeros((720, 1280, 3), np.uint8))
-    assert backend.calls[0].shape == (1, 3, 384, 640)
+    assert backend.calls[0].shape == (1, 3, 352, 640)
     assert len(d) == 1
-    np.testing.assert_allclose(d.xyxy[0], [136, 32, 200, 96], atol=1e-3)
+    ratio = 352 / 720
+    np.testing.assert_allclose(d.xyxy[0], [61 / ratio, 28 / ratio, 93 / ratio, 60 / ratio], atol=1e-3)
     np.testing.assert_allclose(d.confidence[0], 1 / (1 + np.exp(-3.0)), atol=1e-5)
 
 
@@ -120,7 +132,7 @@ def test_cut_model_decodes_as_the_export_does(plate_backends):
 def test_rect_detector_finds_the_rendered_plates_on_a_smaller_canvas(plate_backends):
     det = YoloDetector(plate_backends["rect"], conf_threshold=0.25)
     assert isinstance(det.letterbox, RectLetterbox)
-    assert det.letterbox.canvas_hw(720, 1280) == (384, 640)
+    assert det.letterbox.canvas_hw(720, 1280) == (352, 640)
     rng = np.random.default_rng(5)
     hits = total = 0
     for _ in range(3):
