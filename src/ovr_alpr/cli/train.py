@@ -83,10 +83,33 @@ def detector_command(
     typer.echo(f"epochs {result.epochs_done}, {result.wall_s / 60:.1f} min, metrics {result.metrics}")
 
 
+def average_command(
+    runs: list[Path] = typer.Argument(..., help="run folders of `train reader` fine-tuned from one start"),
+    out_dir: Path = typer.Option(Path("out/reader-average"), "--out-dir", help="where ONNX, card go"),
+) -> None:
+    """Average the weights of reader runs fine-tuned from the same weights into one reader (ONNX, card)."""
+    import shlex
+    import sys
+
+    try:
+        from ..train.average import average_runs
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"training needs {exc.name}", "pip install -e '.[train]'") from exc
+    command = " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
+    metrics = average_runs(list(runs), out_dir, command)
+    held = metrics["held_out_exact"]
+    typer.echo(
+        f"wrote {out_dir / 'reader.onnx'} and {out_dir / 'MODEL_CARD.md'}; exact match on the "
+        f"{metrics['held_out_crops']} crops no run trained on: "
+        + (", ".join(f"{k} {v:.1%}" for k, v in held.items()) or "none held out")
+    )
+
+
 def register(app: typer.Typer) -> None:
     train_app = typer.Typer(help="Train the project's own models (needs: pip install -e '.[train]').")
     app.add_typer(train_app, name="train")
     train_app.command("detector")(detector_command)
+    train_app.command("average")(average_command)
 
     @train_app.command("reader")
     def reader(

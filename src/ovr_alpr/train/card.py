@@ -128,3 +128,45 @@ def _network_lines(opts: Any, metrics: dict) -> list[str]:
         "`0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = empty slot).",
         f"- Network: conv-BN-ReLU blocks, {head}; {params}. Two-line plates are read in one pass.",
     ]
+
+
+def write_average_card(opts: Any, metrics: dict, runs: list[Path], path: Path) -> None:
+    """The card of a weight average (`ovr-alpr train average`): what was averaged, how it reads the crops
+    no run trained on, and each run's own card below."""
+    held = metrics.get("held_out_exact", {})
+    lines = [
+        f"# OVR-ALPR plate reader ({_HEADS.get(str(opts.head), str(opts.head))}), weight average",
+        "",
+        "Made by `ovr-alpr train average` (OVR-ALPR): the mean of the moving-average weights of "
+        f"{len(runs)} runs of `ovr-alpr train reader` fine-tuned from the same weights. Licence of the "
+        "weights: AGPL-3.0-or-later, as its runs'; its data are theirs (below).",
+        "",
+        "## Model",
+        f"- Input: uint8 NHWC RGB [N, {opts.height}, {opts.width}, 3], the plate crop resized plainly "
+        "(no aspect keeping); scaling to 0..1 is inside the graph.",
+        *_network_lines(opts, metrics),
+        "",
+        "## Runs averaged",
+        "| run | steps | seed | command |",
+        "|---|---|---|---|",
+        *(f"| `{r['run']}` | {r['steps']} | {r['seed']} | `{r['command']}` |" for r in metrics["runs"]),
+        "",
+        "```",
+        str(opts.command),
+        "```",
+        "",
+        "## Metrics",
+        (
+            f"Exact match on the {metrics.get('held_out_crops')} real crops that every run held out: "
+            + ", ".join(f"{'average' if k == 'average' else f'`{k}`'} {v:.1%}" for k, v in held.items())
+            if held
+            else "No real crop was held out of every run: nothing to compare on."
+        ),
+        "",
+    ]
+    for run in runs:
+        card = run / "MODEL_CARD.md"
+        if card.is_file():
+            body = card.read_text().splitlines()
+            lines += [f"## Run `{run}`", *("#" + ln if ln.startswith("#") else ln for ln in body[1:]), ""]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,136 @@
+"""`ovr-alpr train average`: one reader from the weight average of runs fine-tuned from one start.
+
+Fine-tunes of the same weights stay in one basin of the loss, so the mean of their weights reads about as
+well as an ensemble of them at the cost of one network (Wortsman et al., "Model soups", ICML 2022). Runs
+that do not share a start average to noise; that is caught on the crops no run trained on, and refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import ConfigError
+from .manifest import Entry, read_manifest, write_manifest
+
+#: Options that make two runs' networks the same shape.
+NETWORK_OPTIONS = ("head", "height", "width", "width_mult", "slots")
+
+#: The average must read at least this share of what its weakest run reads on the held-out crops.
+MIN_SHARE_OF_WEAKEST = 0.5
+
+
+def _checkpoint(run: Path) -> dict:
+    import torch
+
+    path = run / "checkpoint.pt"
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist", "give run folders written by `ovr-alpr train reader`")
+    ckpt = torch.load(path, weights_only=False, map_location="cpu")
+    if not isinstance(ckpt, dict) or "ema" not in ckpt or "options" not in ckpt:
+        raise ConfigError(f"{path} is not a reader run's checkpoint", "give `ovr-alpr train reader` runs")
+    return ckpt
+
+
+def _union_manifest(runs: list[Path]) -> tuple[list[Entry], list[Entry]]:
+    """Every crop any run saw (train where any run trained on it), and the crops every run held out."""
+    splits: dict[tuple, list[Entry]] = {}
+    for run in runs:
+        path = run / "manifest.jsonl"
+        if not path.is_file():
+            raise ConfigError(f"{path} does not exist", "average only runs that kept their manifest")
+        for e in read_manifest(path):
+            splits.setdefault((e.path, e.box, e.label), []).append(e)
+    union, held_out = [], []
+    for entries in splits.values():
+        trained = any(e.split == "train" for e in entries)
+        union.append(Entry(**{**asdict(entries[0]), "split": "train" if trained else "dev"}))
+        if not trained and len(entries) == len(runs):
+            held_out.append(union[-1])
+    return union, held_out
+
+
+def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
+    """Average the moving-average weights of `runs`; write `reader.onnx`, `manifest.jsonl` (the union of
+    theirs), `synth-labels.txt`, `metrics.json` and `MODEL_CARD.md` into `out_dir`."""
+    import torch
+
+    from .card import write_average_card
+    from .reader import TrainOptions, _dev_sets, build_model, exact_match, export_onnx
+
+    if len(runs) < 2:
+        raise ConfigError("averaging needs at least two runs", "give two or more run folders")
+    ckpts = [_checkpoint(run) for run in runs]
+    options = [c["options"] for c in ckpts]
+    for run, opts in zip(runs[1:], options[1:], strict=True):
+        differs = [k for k in NETWORK_OPTIONS if opts.get(k) != options[0].get(k)]
+        if differs:
+            raise ConfigError(
+                f"{run} has another network than {runs[0]} ({', '.join(differs)} differ)",
+                "average runs of one network, fine-tuned from the same weights",
+            )
+    states = [{k.removeprefix("module."): v for k, v in c["ema"].items() if k != "n_averaged"} for c in ckpts]
+    mean = {
+        k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[0].items()
+    }
+    first = options[0]
+    opts = TrainOptions(
+        out_dir=out_dir,
+        head=first["head"],
+        height=int(first["height"]),
+        width=int(first["width"]),
+        width_mult=float(first["width_mult"]),
+        slots=int(first["slots"]),
+        command=command,
+    )
+
+    def network(state: dict):
+        model = build_model(opts)
+        model.load_state_dict(state)
+        return model.eval()
+
+    averaged = network(mean)
+    entries, held_out = _union_manifest(runs)
+    dev = _dev_sets(held_out, opts)
+    images = [img for img, _ in dev.values()]
+    labels = [lab for _, labs in dev.values() for lab in labs]
+    scores: dict[str, float] = {}
+    if labels:
+        import numpy as np
+
+        stacked = np.concatenate(images)
+        scores = {"average": exact_match(averaged, stacked, labels)}
+        for run, state in zip(runs, states, strict=True):
+            scores[str(run)] = exact_match(network(state), stacked, labels)
+        weakest = min(v for k, v in scores.items() if k != "average")
+        if scores["average"] < MIN_SHARE_OF_WEAKEST * weakest:
+            raise ConfigError(
+                f"the average reads {scores['average']:.0%} of the {len(labels)} crops no run trained on, "
+                f"its weakest run {weakest:.0%}: the runs do not share a start",
+                "average fine-tunes of one run (`--init-weights` of the same checkpoint lineage)",
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_onnx(averaged, out_dir / "reader.onnx", opts)
+    write_manifest(entries, out_dir / "manifest.jsonl")
+    synth = sorted({t for run in runs for t in _synth_texts(run)})
+    (out_dir / "synth-labels.txt").write_text("".join(t + "\n" for t in synth))
+    metrics = {
+        "runs": [
+            {"run": str(run), "command": o.get("command"), "steps": c.get("step"), "seed": o.get("seed")}
+            for run, o, c in zip(runs, options, ckpts, strict=True)
+        ],
+        "held_out_crops": len(labels),
+        "held_out_exact": scores,
+        "params": sum(p.numel() for p in averaged.parameters()),
+        "command": command,
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_average_card(opts, metrics, runs, out_dir / "MODEL_CARD.md")
+    return metrics
+
+
+def _synth_texts(run: Path) -> list[str]:
+    path = run / "synth-labels.txt"
+    return path.read_text().split() if path.is_file() else []

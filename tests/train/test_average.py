@@ -1,0 +1,110 @@
+"""`ovr-alpr train average`: the weight average of fine-tunes of one run, checked and refused."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ovr_alpr.errors import ConfigError  # noqa: E402
+from ovr_alpr.synth.platekit import render_sample  # noqa: E402
+from ovr_alpr.train import reader as reader_mod  # noqa: E402
+from ovr_alpr.train.average import average_runs  # noqa: E402
+from ovr_alpr.train.manifest import Entry, read_manifest, write_manifest  # noqa: E402
+from ovr_alpr.train.reader import TrainOptions, build_model, load_weights, train  # noqa: E402
+
+
+def _tiny(out_dir, **changes) -> TrainOptions:
+    base = {"synthetic": 32, "steps": 3, "batch": 8, "eval_every": 3, "threads": 1, "workers": 1}
+    base |= {"head": "ctc", "width_mult": 0.5, "command": "pytest"}
+    return TrainOptions(out_dir=out_dir, **{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A run, and two fine-tunes of it with other seeds; held-out crops written as real ones would be."""
+    root = tmp_path_factory.mktemp("avg")
+    train(_tiny(root / "base"))
+    a = train(_tiny(root / "a", seed=1, init_weights=root / "base" / "checkpoint.pt"))
+    b = train(_tiny(root / "b", seed=2, init_weights=root / "base" / "checkpoint.pt"))
+    assert a["steps"] == b["steps"] == 3
+    rng = np.random.default_rng(0)
+    crops = []
+    for i in range(3):
+        sample, path = render_sample(rng), root / f"crop{i}.png"
+        cv2.imwrite(str(path), sample.image)
+        crops.append(Entry(str(path), f"{sample.text}{i}", "test", "own", split="dev"))
+    # run a trained on crop 0, run b held it out; crops 1 and 2 are held out of both
+    write_manifest([replace(crops[0], split="train"), *crops[1:]], root / "a" / "manifest.jsonl")
+    write_manifest(crops, root / "b" / "manifest.jsonl")
+    (root / "a" / "synth-labels.txt").write_text("AA111\nBB222\n")
+    (root / "b" / "synth-labels.txt").write_text("BB222\nCC333\n")
+    return root
+
+
+def test_average_is_the_mean_of_the_runs_and_keeps_their_data(runs, tmp_path):
+    out = tmp_path / "avg"
+    metrics = average_runs([runs / "a", runs / "b"], out, command="ovr-alpr train average a b")
+    sa, sb = (load_weights(runs / r / "checkpoint.pt") for r in ("a", "b"))
+    # the exported network computes what a network with the mean weights computes
+    model = build_model(_tiny(out))
+    mean = {k: ((v + sb[k]) / 2).to(v.dtype) if v.is_floating_point() else v for k, v in sa.items()}
+    model.load_state_dict(mean)
+    model.eval()
+    x = np.random.default_rng(1).integers(0, 255, (2, 64, 128, 3), dtype=np.uint8)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out / "reader.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # far from either run's own weights: it is not a copy of one of them
+    assert any(not torch.allclose(sa[k], sb[k]) for k in sa if sa[k].is_floating_point())
+    # the union of the manifests: crop 0 counts as trained on; the leak test sees every crop and text
+    splits = [e.split for e in read_manifest(out / "manifest.jsonl")]
+    assert splits == ["train", "dev", "dev"]
+    assert (out / "synth-labels.txt").read_text().split() == ["AA111", "BB222", "CC333"]
+    # compared on the crops no run trained on
+    assert metrics["held_out_crops"] == 2
+    assert set(metrics["held_out_exact"]) == {"average", str(runs / "a"), str(runs / "b")}
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "ovr-alpr train average a b" in card and f"## Run `{runs / 'a'}`" in card
+    assert json.loads((out / "metrics.json").read_text())["runs"][0]["steps"] == 3
+
+
+def test_average_refuses_runs_that_read_worse_together(runs, tmp_path, monkeypatch):
+    # runs from different starts average to noise: the held-out crops show it
+    def scored(model, images, labels, batch=256):
+        return 0.1 if getattr(model, "_averaged", False) else 0.9
+
+    real_build = reader_mod.build_model
+    built = []
+
+    def build(opts):
+        model = real_build(opts)
+        model._averaged = not built  # the first network average_runs builds is the average
+        built.append(model)
+        return model
+
+    monkeypatch.setattr(reader_mod, "exact_match", scored)
+    monkeypatch.setattr(reader_mod, "build_model", build)
+    with pytest.raises(ConfigError, match="do not share a start"):
+        average_runs([runs / "a", runs / "b"], tmp_path / "x", command="test")
+    assert not (tmp_path / "x" / "reader.onnx").exists()
+
+
+def test_average_refuses_other_networks_and_single_runs(runs, tmp_path):
+    other = tmp_path / "wide"
+    train(_tiny(other, width_mult=0.75))
+    with pytest.raises(ConfigError, match="width_mult"):
+        average_runs([runs / "a", other], tmp_path / "x", command="test")
+    with pytest.raises(ConfigError, match="at least two"):
+        average_runs([runs / "a"], tmp_path / "x", command="test")
+    with pytest.raises(ConfigError, match=r"checkpoint\.pt does not exist"):
+        average_runs([runs / "a", tmp_path / "nothing"], tmp_path / "x", command="test")
