@@ -62,10 +62,10 @@ class RectLetterbox:
     """Fits each image into a canvas of its own aspect: long side `size`, both sides multiples of `stride`.
 
     What Ultralytics does for a model that takes any input size, with one difference: where a side would be
-    padded up to the next multiple of the stride, the scale shrinks a little instead (at most `max_shrink`)
-    so that the side ends on the multiple below. A 16:9 frame at 640 then runs at 640 x 352 (scale 0.489,
-    not 0.5), not 640 x 384 with 24 grey rows the network would compute: 8 % fewer pixels, 3/5 of the square
-    canvas's pixels without the shrink, 0.55 with it. The canvas of the last image shape is reused.
+    padded up to the next multiple of the stride, the scale shrinks a little instead (by at most
+    `max_shrink`) so that the side fits the multiple below. A 16:9 frame at 640 then runs at 640 x 352
+    (scale 0.489, the image 626 px wide) rather than 640 x 384 with 24 grey rows the network would compute:
+    8 % fewer pixels. The canvas of each recent image shape is kept.
     """
 
     def __init__(self, size: int, stride: int = 32, fill: int = 114, max_shrink: float = 0.03) -> None:
@@ -78,7 +78,7 @@ class RectLetterbox:
     def canvas_hw(self, height: int, width: int) -> tuple[int, int]:
         s = self.stride
         r = self.size / max(height, width)
-        # the largest scale, at most r, at which both sides end on a multiple of the stride
+        # the largest scale, at most r, at which each side fits the multiple of the stride below its length
         down = min(r, *(max(s, math.floor(round(side * r) / s) * s) / side for side in (height, width)))
         if down >= r * (1 - self.max_shrink):
             r = down
