@@ -33,6 +33,10 @@ def test_onnx_on_cpu_loads_warms_up_and_describes(tiny_path, tmp_path):
     for key in ("role", "file", "format", "backend", "provider", "precision", "input_size", "batch"):
         assert key in info
     assert info["input_size"] == "32x32"
+    # its threads sleep between ops: the pipeline's own threads need the same cores
+    options = backend.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 1
 
 
 def test_precision_fp16_loads_a_cached_derived_file(tiny_path, tmp_path):
