@@ -73,13 +73,25 @@ def test_average_is_the_mean_of_the_runs_and_keeps_their_data(runs, tmp_path):
     # compared on the crops no run trained on
     assert metrics["held_out_crops"] == 2
     assert set(metrics["held_out_exact"]) == {"average", str(runs / "a"), str(runs / "b")}
+    assert metrics["rendered_plates"] == 300
+    assert set(metrics["rendered_exact"]) == set(metrics["held_out_exact"])
     card = (out / "MODEL_CARD.md").read_text()
     assert "ovr-alpr train average a b" in card and f"## Run `{runs / 'a'}`" in card
     assert json.loads((out / "metrics.json").read_text())["runs"][0]["steps"] == 3
 
 
-def test_average_refuses_runs_that_read_worse_together(runs, tmp_path, monkeypatch):
-    # runs from different starts average to noise: the held-out crops show it
+@pytest.mark.parametrize("held_out", [True, False])
+def test_average_refuses_runs_that_read_worse_together(runs, tmp_path, monkeypatch, held_out):
+    # runs from different starts average to noise: the crops no run trained on show it, and where runs
+    # with other seeds left no crop held out of all, freshly rendered plates do
+    if not held_out:
+        for name in ("a2", "b2"):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "checkpoint.pt").symlink_to(runs / name[0] / "checkpoint.pt")
+            entries = read_manifest(runs / name[0] / "manifest.jsonl")
+            write_manifest([replace(e, split="train") for e in entries], tmp_path / name / "manifest.jsonl")
+    pair = [runs / "a", runs / "b"] if held_out else [tmp_path / "a2", tmp_path / "b2"]
+
     def scored(model, images, labels, batch=256):
         return 0.1 if getattr(model, "_averaged", False) else 0.9
 
@@ -94,8 +106,9 @@ def test_average_refuses_runs_that_read_worse_together(runs, tmp_path, monkeypat
 
     monkeypatch.setattr(reader_mod, "exact_match", scored)
     monkeypatch.setattr(reader_mod, "build_model", build)
-    with pytest.raises(ConfigError, match="do not share a start"):
-        average_runs([runs / "a", runs / "b"], tmp_path / "x", command="test")
+    what = "real crops no run trained on" if held_out else "freshly rendered plates"
+    with pytest.raises(ConfigError, match=f"reads 10% of .* {what}.*do not share a start"):
+        average_runs(pair, tmp_path / "x", command="test")
     assert not (tmp_path / "x" / "reader.onnx").exists()
 
 

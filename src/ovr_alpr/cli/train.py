@@ -97,12 +97,15 @@ def average_command(
         raise ConfigError(f"training needs {exc.name}", "pip install -e '.[train]'") from exc
     command = " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
     metrics = average_runs(list(runs), out_dir, command)
-    held = metrics["held_out_exact"]
-    typer.echo(
-        f"wrote {out_dir / 'reader.onnx'} and {out_dir / 'MODEL_CARD.md'}; exact match on the "
-        f"{metrics['held_out_crops']} crops no run trained on: "
-        + (", ".join(f"{k} {v:.1%}" for k, v in held.items()) or "none held out")
-    )
+    lines = [
+        f"{what}: " + (", ".join(f"{k} {v:.1%}" for k, v in scores.items()) or "none")
+        for what, scores in (
+            (f"{metrics['held_out_crops']} real crops no run trained on", metrics["held_out_exact"]),
+            (f"{metrics['rendered_plates']} freshly rendered plates", metrics["rendered_exact"]),
+        )
+    ]
+    typer.echo(f"wrote {out_dir / 'reader.onnx'} and {out_dir / 'MODEL_CARD.md'}; exact match on the")
+    typer.echo("\n".join(f"  {line}" for line in lines))
 
 
 def register(app: typer.Typer) -> None:

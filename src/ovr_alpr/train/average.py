@@ -2,7 +2,8 @@
 
 Fine-tunes of the same weights stay in one basin of the loss, so the mean of their weights reads about as
 well as an ensemble of them at the cost of one network (Wortsman et al., "Model soups", ICML 2022). Runs
-that do not share a start average to noise; that is caught on the crops no run trained on, and refused.
+that do not share a start average to noise; that is caught on the real crops no run trained on and on
+freshly rendered plates, and refused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ NETWORK_OPTIONS = ("head", "height", "width", "width_mult", "slots")
 
 #: The average must read at least this share of what its weakest run reads on the held-out crops.
 MIN_SHARE_OF_WEAKEST = 0.5
+#: Plates rendered for the check, and their seed (training runs render with their own small seeds).
+RENDERED_CHECK = 300
+CHECK_SEED = 90210
 
 
 def _checkpoint(run: Path) -> dict:
@@ -54,9 +58,11 @@ def _union_manifest(runs: list[Path]) -> tuple[list[Entry], list[Entry]]:
 def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
     """Average the moving-average weights of `runs`; write `reader.onnx`, `manifest.jsonl` (the union of
     theirs), `synth-labels.txt`, `metrics.json` and `MODEL_CARD.md` into `out_dir`."""
+    import numpy as np
     import torch
 
     from .card import write_average_card
+    from .data import render_synthetic
     from .reader import TrainOptions, _dev_sets, build_model, exact_match, export_onnx
 
     if len(runs) < 2:
@@ -92,25 +98,35 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         return model.eval()
 
     averaged = network(mean)
-    entries, held_out = _union_manifest(runs)
-    dev = _dev_sets(held_out, opts)
-    images = [img for img, _ in dev.values()]
-    labels = [lab for _, labs in dev.values() for lab in labs]
-    scores: dict[str, float] = {}
-    if labels:
-        import numpy as np
 
-        stacked = np.concatenate(images)
-        scores = {"average": exact_match(averaged, stacked, labels)}
+    def compare(images, labels: list[str], what: str) -> dict[str, float]:
+        """Exact match of the average and of each run; refused when the average reads far worse."""
+        if not labels:
+            return {}
+        scores = {"average": exact_match(averaged, images, labels)}
         for run, state in zip(runs, states, strict=True):
-            scores[str(run)] = exact_match(network(state), stacked, labels)
+            scores[str(run)] = exact_match(network(state), images, labels)
         weakest = min(v for k, v in scores.items() if k != "average")
         if scores["average"] < MIN_SHARE_OF_WEAKEST * weakest:
             raise ConfigError(
-                f"the average reads {scores['average']:.0%} of the {len(labels)} crops no run trained on, "
-                f"its weakest run {weakest:.0%}: the runs do not share a start",
+                f"the average reads {scores['average']:.0%} of {len(labels)} {what}, its weakest run "
+                f"{weakest:.0%}: the runs do not share a start",
                 "average fine-tunes of one run (`--init-weights` of the same checkpoint lineage)",
             )
+        return scores
+
+    entries, held_out = _union_manifest(runs)
+    dev = _dev_sets(held_out, opts)
+    real_labels = [lab for _, labs in dev.values() for lab in labs]
+    real = compare(
+        np.concatenate([img for img, _ in dev.values()]) if dev else None,
+        real_labels,
+        "real crops no run trained on",
+    )
+    # runs with other seeds held out other crops, so few or none may be held out of all: plates rendered
+    # afresh (a seed no run rendered with) are a check that is always there
+    images, labels = render_synthetic(RENDERED_CHECK, CHECK_SEED, opts.width, opts.height, None, set(), 1)
+    rendered = compare(images, labels, "freshly rendered plates")
     out_dir.mkdir(parents=True, exist_ok=True)
     export_onnx(averaged, out_dir / "reader.onnx", opts)
     write_manifest(entries, out_dir / "manifest.jsonl")
@@ -121,8 +137,10 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
             {"run": str(run), "command": o.get("command"), "steps": c.get("step"), "seed": o.get("seed")}
             for run, o, c in zip(runs, options, ckpts, strict=True)
         ],
-        "held_out_crops": len(labels),
-        "held_out_exact": scores,
+        "held_out_crops": len(real_labels),
+        "held_out_exact": real,
+        "rendered_plates": len(labels),
+        "rendered_exact": rendered,
         "params": sum(p.numel() for p in averaged.parameters()),
         "command": command,
     }

@@ -133,7 +133,6 @@ def _network_lines(opts: Any, metrics: dict) -> list[str]:
 def write_average_card(opts: Any, metrics: dict, runs: list[Path], path: Path) -> None:
     """The card of a weight average (`ovr-alpr train average`): what was averaged, how it reads the crops
     no run trained on, and each run's own card below."""
-    held = metrics.get("held_out_exact", {})
     lines = [
         f"# OVR-ALPR plate reader ({_HEADS.get(str(opts.head), str(opts.head))}), weight average",
         "",
@@ -156,11 +155,16 @@ def write_average_card(opts: Any, metrics: dict, runs: list[Path], path: Path) -
         "```",
         "",
         "## Metrics",
-        (
-            f"Exact match on the {metrics.get('held_out_crops')} real crops that every run held out: "
-            + ", ".join(f"{'average' if k == 'average' else f'`{k}`'} {v:.1%}" for k, v in held.items())
-            if held
-            else "No real crop was held out of every run: nothing to compare on."
+        _scores_line(
+            metrics.get("held_out_exact", {}),
+            f"{metrics.get('held_out_crops')} real crops that every run held out",
+            "No real crop was held out of every run.",
+        ),
+        "",
+        _scores_line(
+            metrics.get("rendered_exact", {}),
+            f"{metrics.get('rendered_plates')} plates rendered afresh (a seed no run rendered with)",
+            "No plate was rendered for the check.",
         ),
         "",
     ]
@@ -170,3 +174,11 @@ def write_average_card(opts: Any, metrics: dict, runs: list[Path], path: Path) -
             body = card.read_text().splitlines()
             lines += [f"## Run `{run}`", *("#" + ln if ln.startswith("#") else ln for ln in body[1:]), ""]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _scores_line(scores: dict[str, float], what: str, none: str) -> str:
+    if not scores:
+        return none
+    return f"Exact match on the {what}: " + ", ".join(
+        f"{'average' if k == 'average' else f'`{k}`'} {v:.1%}" for k, v in scores.items()
+    )
