@@ -109,6 +109,9 @@ class ModelConfig(_Strict):
             side `input_size`, e.g. 640 x 352 for 16:9 video: 0.55 of the square's pixels); `square` keeps
             the exported input_size x input_size. TensorRT engines, the OpenVINO backend and other models
             are always square.
+        canvas_shrink: with `rect`, how much the scale may shrink so that a side fits the multiple of 32
+            below it instead of being padded up to the next (0.03: 720p at 640 x 352, not 640 x 384 with 24
+            grey rows; 0 = Ultralytics' canvas).
         calibration: image folder for INT8 calibration (used when an INT8 model must be built).
     """
 
@@ -118,6 +121,7 @@ class ModelConfig(_Strict):
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
     input_size: int | None = Field(default=None, ge=32, le=4096)
     letterbox: Literal["rect", "square"] = "rect"
+    canvas_shrink: float = Field(default=0.03, ge=0.0, le=0.2)
     batch: int = Field(default=1, ge=1, le=64)
     calibration: str | None = None
     threads: int = Field(default=0, ge=0, description="intra-op threads, 0 = all cores")

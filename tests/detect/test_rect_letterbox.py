@@ -150,3 +150,14 @@ def test_rect_detector_finds_the_rendered_plates_on_a_smaller_canvas(plate_backe
                 iou = inter / (area + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter)
                 hits += bool((iou >= 0.5).any())
     assert total and hits / total >= 0.6
+
+
+@pytest.mark.parametrize(("shrink", "rows"), [(None, 352), (0.0, 384)])
+def test_canvas_shrink_comes_from_the_plate_detector_config(plate_backends, shrink, rows):
+    from ovr_alpr.config import PlateDetectorConfig
+    from ovr_alpr.detect.plates import build_plate_detector
+
+    model = {} if shrink is None else {"canvas_shrink": shrink}
+    cfg = PlateDetectorConfig.model_validate({"model": model})
+    det = build_plate_detector(cfg, backend=plate_backends["rect"])
+    assert det.letterbox.canvas_hw(720, 1280) == (rows, 640)

@@ -29,7 +29,11 @@ def build_plate_detector(
         cache_dir=cache_dir,
     )
     return yolo.YoloDetector(
-        backend, cfg.conf_threshold, cfg.iou_threshold, input_size=cfg.model.input_size or 640
+        backend,
+        cfg.conf_threshold,
+        cfg.iou_threshold,
+        input_size=cfg.model.input_size or 640,
+        canvas_shrink=cfg.model.canvas_shrink,
     )
 
 
@@ -55,6 +59,7 @@ def build_vehicle_detector(cfg: VehicleDetectorConfig, cache_dir: Path | None = 
         input_size=size,
         classes=sorted(cfg.classes),
         agnostic=True,
+        canvas_shrink=cfg.model.canvas_shrink,
     )
     det.class_names = dict(cfg.classes)
     return det

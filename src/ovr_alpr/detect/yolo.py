@@ -46,6 +46,8 @@ class YoloDetector:
         input_size: network input side when the model's is dynamic.
         classes: keep only these class ids (None = all).
         agnostic: NMS across classes (vehicle models: one box per vehicle).
+        canvas_shrink: on a canvas of the frame's own aspect, how much the scale may shrink rather than pad a
+            side up to the next stride (`imaging.RectLetterbox`).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class YoloDetector:
         input_size: int = 640,
         classes: list[int] | None = None,
         agnostic: bool = False,
+        canvas_shrink: float = 0.03,
     ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
@@ -68,7 +71,9 @@ class YoloDetector:
         if h <= 0 and w <= 0:  # any input size: each frame on a canvas of its own aspect
             # strides 8, 16, 32 (64 for a P6 model): canvas sides in multiples of the largest
             strides = (len(getattr(backend, "output_shapes", None) or []) // 2 if self.raw_head else 0) or 3
-            self.letterbox: Letterbox | RectLetterbox = RectLetterbox(input_size, stride=4 * 2**strides)
+            self.letterbox: Letterbox | RectLetterbox = RectLetterbox(
+                input_size, stride=4 * 2**strides, max_shrink=canvas_shrink
+            )
         else:
             self.letterbox = Letterbox(self.input_hw, center=True)
         self.class_names = _class_names(backend)

@@ -89,7 +89,14 @@ def _detector(role: str, app: AppConfig, backend: Any, conf: float) -> Any:
     if role == "plate":
         from ..detect.yolo import YoloDetector
 
-        return YoloDetector(backend, conf_threshold=conf, iou_threshold=app.plate_detector.iou_threshold)
+        model = app.plate_detector.model
+        return YoloDetector(
+            backend,
+            conf_threshold=conf,
+            iou_threshold=app.plate_detector.iou_threshold,
+            input_size=model.input_size or 640,
+            canvas_shrink=model.canvas_shrink,
+        )
     vcfg = app.vehicle_detector
     assert vcfg is not None
     fmt = vcfg.format
@@ -108,7 +115,11 @@ def _detector(role: str, app: AppConfig, backend: Any, conf: float) -> Any:
     from ..detect.yolo import YoloDetector
 
     return YoloDetector(
-        backend, conf_threshold=conf, iou_threshold=vcfg.iou_threshold, classes=list(vcfg.classes)
+        backend,
+        conf_threshold=conf,
+        iou_threshold=vcfg.iou_threshold,
+        classes=list(vcfg.classes),
+        canvas_shrink=vcfg.model.canvas_shrink,
     )
 
 
