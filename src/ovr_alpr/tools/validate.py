@@ -86,16 +86,11 @@ def _round(value: float, digits: int = 4) -> float | None:
 
 
 def _detector(role: str, app: AppConfig, backend: Any, conf: float) -> Any:
-    if role == "plate":
-        from ..detect.yolo import YoloDetector
+    if role == "plate":  # as the pipeline builds it (input size, canvas), at the scoring threshold
+        from ..detect.plates import build_plate_detector
 
-        model = app.plate_detector.model
-        return YoloDetector(
-            backend,
-            conf_threshold=conf,
-            iou_threshold=app.plate_detector.iou_threshold,
-            input_size=model.input_size or 640,
-            canvas_shrink=model.canvas_shrink,
+        return build_plate_detector(
+            app.plate_detector.model_copy(update={"conf_threshold": conf}), backend=backend
         )
     vcfg = app.vehicle_detector
     assert vcfg is not None
