@@ -88,15 +88,12 @@ def average_command(
     out_dir: Path = typer.Option(Path("out/reader-average"), "--out-dir", help="where ONNX, card go"),
 ) -> None:
     """Average the weights of reader runs fine-tuned from the same weights into one reader (ONNX, card)."""
-    import shlex
-    import sys
-
     try:
         from ..train.average import average_runs
+        from ..train.reader import command_line
     except ModuleNotFoundError as exc:
         raise ConfigError(f"training needs {exc.name}", "pip install -e '.[train]'") from exc
-    command = " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
-    metrics = average_runs(list(runs), out_dir, command)
+    metrics = average_runs(list(runs), out_dir, command_line())
     lines = [
         f"{what}: " + (", ".join(f"{k} {v:.1%}" for k, v in scores.items()) or "none")
         for what, scores in (

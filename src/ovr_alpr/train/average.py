@@ -9,7 +9,7 @@ freshly rendered plates, and refused.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -49,7 +49,7 @@ def _union_manifest(runs: list[Path]) -> tuple[list[Entry], list[Entry]]:
     union, held_out = [], []
     for entries in splits.values():
         trained = any(e.split == "train" for e in entries)
-        union.append(Entry(**{**asdict(entries[0]), "split": "train" if trained else "dev"}))
+        union.append(replace(entries[0], split="train" if trained else "dev"))
         if not trained and len(entries) == len(runs):
             held_out.append(union[-1])
     return union, held_out
@@ -63,7 +63,7 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
 
     from .card import write_average_card
     from .data import render_synthetic
-    from .reader import TrainOptions, _dev_sets, build_model, exact_match, export_onnx
+    from .reader import TrainOptions, _dev_sets, build_model, ema_weights, exact_match, export_onnx
 
     if len(runs) < 2:
         raise ConfigError("averaging needs at least two runs", "give two or more run folders")
@@ -76,7 +76,7 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
                 f"{run} has another network than {runs[0]} ({', '.join(differs)} differ)",
                 "average runs of one network, fine-tuned from the same weights",
             )
-    states = [{k.removeprefix("module."): v for k, v in c["ema"].items() if k != "n_averaged"} for c in ckpts]
+    states = [ema_weights(c) for c in ckpts]
     mean = {
         k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
         for k, v in states[0].items()
@@ -98,14 +98,14 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         return model.eval()
 
     averaged = network(mean)
+    run_models = {str(run): network(state) for run, state in zip(runs, states, strict=True)}
 
     def compare(images, labels: list[str], what: str) -> dict[str, float]:
         """Exact match of the average and of each run; refused when the average reads far worse."""
         if not labels:
             return {}
         scores = {"average": exact_match(averaged, images, labels)}
-        for run, state in zip(runs, states, strict=True):
-            scores[str(run)] = exact_match(network(state), images, labels)
+        scores |= {run: exact_match(model, images, labels) for run, model in run_models.items()}
         weakest = min(v for k, v in scores.items() if k != "average")
         if scores["average"] < MIN_SHARE_OF_WEAKEST * weakest:
             raise ConfigError(

@@ -70,9 +70,12 @@ class TrainOptions:
     camera: float = 0.0
     init_weights: Path | None = None
     resume: bool = False
-    command: str = field(
-        default_factory=lambda: " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
-    )
+    command: str = field(default_factory=lambda: command_line())
+
+
+def command_line() -> str:
+    """The `ovr-alpr ...` command this process was started with, quoted for a shell (for the model card)."""
+    return " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
 
 
 def _seed_all(seed: int) -> None:
@@ -214,9 +217,13 @@ def load_weights(path: Path) -> dict:
 
     data = torch.load(path, weights_only=False, map_location="cpu")
     if isinstance(data, dict) and "ema" in data:
-        ema = data["ema"]
-        return {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
+        return ema_weights(data)
     return data
+
+
+def ema_weights(checkpoint: dict) -> dict:
+    """The network's state dict of a run's checkpoint: its moving-average weights."""
+    return {k.removeprefix("module."): v for k, v in checkpoint["ema"].items() if k != "n_averaged"}
 
 
 def ctc_decode(indices: np.ndarray) -> str:
