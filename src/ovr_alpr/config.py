@@ -144,8 +144,14 @@ class ModelConfig(_Strict):
 
 class PlateDetectorConfig(_Strict):
     """The plate detector. `conf_threshold` 0.25 (Ultralytics' own default): against 0.35 it found 2 more US
-    and 2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision (see the README)."""
+    and 2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision (see the README).
 
+    `type` picks the embedded model when `model.path` is unset, and its input size when `model.input_size`
+    is: `ovr`, the project's own nano detector (YOLOv8n, `ovr-alpr train detector`, 512), or `platedet`
+    (YOLOv8s-seg from the `platedet` package, 640). A model of your own (`model.path`) runs at 640 unless
+    `model.input_size` says otherwise."""
+
+    type: Literal["ovr", "platedet"] = "ovr"
     model: ModelConfig = Field(default_factory=ModelConfig)
     conf_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)

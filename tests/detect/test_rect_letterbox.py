@@ -94,6 +94,23 @@ def test_head_cut_finds_the_strides_of_the_embedded_plate_model():
     assert not any("proto" in n.name for n in cut.graph.node)  # the mask branch is gone
 
 
+@pytest.mark.parametrize("role", ["plate", "plate_ovr"])
+def test_head_cuts_of_both_embedded_detectors_load_at_fp16_and_fp32(role):
+    """platedet is FP16 end to end; ours keeps an FP32 input and output around FP16 insides, so the cut's
+    outputs must take the head convs' own type, not the input's."""
+    import onnxruntime as ort
+
+    from ovr_alpr.runtime.convert import fp16_to_fp32
+
+    cut = to_raw_head(onnx.load(str(default_model_path(role))))
+    for model in (cut, fp16_to_fp32(cut)):
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        inp = session.get_inputs()[0]
+        dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+        outputs = session.run(None, {inp.name: np.zeros((1, 3, 288, 512), dtype)})
+        assert len(outputs) == 6 and outputs[0].shape[2:] == (36, 64)  # stride 8 on a 288 x 512 canvas
+
+
 def test_head_cut_refuses_other_graphs():
     assert yolo_head_outputs(make_tiny_model()) == []
     with pytest.raises(ValueError, match="no Ultralytics YOLO detect head"):
@@ -158,6 +175,6 @@ def test_canvas_shrink_comes_from_the_plate_detector_config(plate_backends, shri
     from ovr_alpr.detect.plates import build_plate_detector
 
     model = {} if shrink is None else {"canvas_shrink": shrink}
-    cfg = PlateDetectorConfig.model_validate({"model": model})
+    cfg = PlateDetectorConfig.model_validate({"type": "platedet", "model": model})
     det = build_plate_detector(cfg, backend=plate_backends["rect"])
     assert det.letterbox.canvas_hw(720, 1280) == (rows, 640)

@@ -30,12 +30,18 @@ def test_models_table_for_the_default_config(tmp_path):
         assert len(row["sha256"]) == 12
     plate, ocr = rows
     # run cut at its head on each frame's own aspect (model.letterbox: rect, the default)
-    assert plate["precision"] == "fp32" and plate["input_size"] == "640 long side (rect)"
+    assert plate["precision"] == "fp32" and plate["input_size"] == "512 long side (rect)"  # our detector
     assert plate["engine_cache"].startswith("will derive fp16->fp32")
+    assert plate["file"].endswith("plate_detector.onnx")
     square = AppConfig.model_validate(
         {"cache_dir": str(tmp_path), "plate_detector": {"model": {"letterbox": "square"}}}
     )
-    assert models_table(square)[0]["input_size"] == "640x640"
+    assert models_table(square)[0]["input_size"] == "512x512"
+    platedet = AppConfig.model_validate(
+        {"cache_dir": str(tmp_path), "plate_detector": {"type": "platedet", "model": {"letterbox": "square"}}}
+    )
+    assert models_table(platedet)[0]["input_size"] == "640x640"
+    assert models_table(platedet)[0]["file"].endswith("platedet.onnx")
     assert ocr["input_size"] == "64x128"  # the shipped reader, NHWC
     text = format_table(rows)
     assert "plate" in text and "ocr" in text

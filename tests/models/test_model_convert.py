@@ -60,6 +60,42 @@ def test_fp16_keep_io_types_takes_fp32_input(tiny, x):
     np.testing.assert_allclose(run(half, x)[0], run(tiny, x)[0], atol=2e-2)
 
 
+def _is_sorted(graph: onnx.GraphProto) -> bool:
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    for node in graph.node:
+        if any(name and name not in known for name in node.input):
+            return False
+        known.update(node.output)
+    return True
+
+
+def _input_cast_last(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its input cast moved to the end of the node list, as onnxruntime's converter leaves it."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    nodes = list(out.graph.node)
+    cast = next(n for n in nodes if n.op_type == "Cast" and n.input[0] == "images")
+    del out.graph.node[:]
+    out.graph.node.extend([n for n in nodes if n is not cast] + [cast])
+    return out
+
+
+def test_fp16_with_fp32_io_is_sorted_and_widens_back_to_a_valid_graph(tiny, x):
+    half = fp32_to_fp16(tiny, keep_io_types=True)
+    assert _is_sorted(half.graph)
+    unsorted = _input_cast_last(half)
+    assert not _is_sorted(unsorted.graph)
+    # widening drops the now FP32 -> FP32 input cast and must rewire its readers wherever they sit
+    back = fp16_to_fp32(unsorted)
+    onnx.checker.check_model(back)
+    assert back.graph.node[0].input[0] == "images"
+    np.testing.assert_allclose(run(back, x)[0], run(tiny, x)[0], atol=2e-2)
+    # pruning walks the graph backwards from the outputs: it must keep a producer listed after its reader
+    pruned = prune_outputs(unsorted, [unsorted.graph.output[0].name])
+    assert _is_sorted(pruned.graph) and len(pruned.graph.node) == len(unsorted.graph.node)
+    np.testing.assert_allclose(run(pruned, x)[0], run(tiny, x)[0], atol=2e-2)
+
+
 def test_fp16_to_fp32_handles_casts_and_constants(x):
     """A graph with FP16 casts and constants around an op, as exporters write them, widens cleanly."""
     w = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float16), "w")
@@ -158,6 +194,30 @@ def test_derived_files_are_cached_and_keyed(tmp_path, tiny):
         source, DerivedSpec("int8", calibration=str(calib), quant=QuantizeOptions(per_channel=False)), cache
     )
     assert other_opts not in (int8, int8_new)
+
+
+def test_int8_of_a_model_of_any_input_size_calibrates_at_the_size_it_runs_at(tmp_path, tiny, monkeypatch):
+    from ovr_alpr.runtime import calibration
+
+    dims = tiny.graph.input[0].type.tensor_type.shape.dim[2:]
+    for dim, name in zip(dims, ("height", "width"), strict=True):
+        dim.ClearField("dim_value")
+        dim.dim_param = name
+    source = save(tiny, tmp_path / "any_size.onnx")
+    calib = write_images(tmp_path / "calib", 2)
+    shapes = []
+    real = calibration.preprocess_for
+
+    def spy(role, input_shape, fmt="auto"):
+        shapes.append(tuple(input_shape))
+        return real(role, input_shape, fmt)
+
+    monkeypatch.setattr(calibration, "preprocess_for", spy)
+    at_512 = derive_onnx(source, DerivedSpec("int8", calibration=str(calib), calibration_size=512), tmp_path)
+    assert shapes[-1] == (1, 3, 512, 512)
+    at_640 = derive_onnx(source, DerivedSpec("int8", calibration=str(calib)), tmp_path)
+    assert shapes[-1][2:] == (0, 0)  # unknown: preprocess_for's own default (640)
+    assert at_512 != at_640  # the size is part of the cached file's key
 
 
 def test_derive_writes_an_explicit_output(tmp_path, tiny):

@@ -65,3 +65,77 @@ def test_a_built_dataset_is_reused_where_it_was_moved(tmp_path):
     (moved / "counts.json").unlink()
     with pytest.raises(ConfigError, match=r"missing counts\.json"):
         use_dataset(moved)
+
+
+def test_a_label_takes_the_reference_box_it_overlaps_one_to_one():
+    from ovr_alpr.train.detector_data import match_reference
+
+    labels = np.array([[0, 0, 100, 50], [200, 0, 300, 50], [400, 0, 500, 50]], np.float64)
+    reference = np.array(
+        [
+            [205, 5, 295, 45],  # inside label 1
+            [5, 6, 95, 44],  # inside label 0
+            [0, 0, 100, 50],  # label 0 exactly: the better overlap, so label 0 takes this one
+            [600, 0, 700, 50],  # overlaps nothing
+        ],
+        np.float64,
+    )
+    assert match_reference(labels, reference).tolist() == [2, 0, -1]
+    assert match_reference(labels, np.empty((0, 4))).tolist() == [-1, -1, -1]
+    # a reference box over only a sliver of the label does not count
+    assert match_reference(labels[:1], np.array([[0, 0, 30, 50]], np.float64)).tolist() == [-1]
+
+
+def test_scale_boxes_keeps_the_centre():
+    from ovr_alpr.train.detector_data import scale_boxes
+
+    scaled = scale_boxes(np.array([[10, 20, 30, 60]]), 0.5, 2.0)
+    assert np.allclose(scaled, [[15, 0, 25, 80]])
+
+
+def test_loose_labels_are_redrawn_tight_as_the_reference_draws_them(tmp_path):
+    """Matched labels take the reference box; an unmatched one shrinks by the matched ones' median ratio."""
+    detect = tmp_path / "detect"
+    _fake_detect_set(detect)  # every image 80 x 60, label box (32, 27)-(48, 33): 16 x 6 px
+    # one more image whose plate the reference does not find
+    cv2.imwrite(str(detect / "images" / "train" / "olpr_9.jpg"), np.zeros((60, 80, 3), np.uint8))
+    (detect / "labels" / "train" / "olpr_9.txt").write_text("0 0.25 0.25 0.2 0.1\n")
+
+    def reference(image: np.ndarray) -> np.ndarray:
+        if not image.any():  # the black image: nothing found
+            return np.empty((0, 4))
+        # tight box: 16/1.25 = 12.8 px wide, 6/1.5 = 4 px high, same centre (40, 30); and a false alarm
+        return np.array([[33.6, 28.0, 46.4, 32.0], [0, 0, 5, 5]])
+
+    out = tmp_path / "data"
+    _, counts = build_dataset(out, detect, 0, 0, seed=0, progress=False, box_reference=reference)
+    summary = json.loads((out / "counts.json").read_text())["box_alignment"]
+    assert summary == {"matched": 4, "scaled": 1, "width_ratio": 1.25, "height_ratio": 1.5}
+    cx, cy, w, h = map(float, (out / "labels" / "train" / "olpr_0.txt").read_text().split()[1:])
+    assert (cx, cy) == (0.5, 0.5) and np.isclose(w * 80, 12.8) and np.isclose(h * 60, 4.0)
+    cx, cy, w, h = map(float, (out / "labels" / "train" / "olpr_9.txt").read_text().split()[1:])
+    assert (cx, cy) == (0.25, 0.25) and np.isclose(w * 80, 16 / 1.25) and np.isclose(h * 60, 6 / 1.5)
+    assert counts.plates["train"]["olpr"] == 4  # the false alarm adds no plate
+    # the shared set's own labels are untouched
+    assert (detect / "labels" / "train" / "olpr_0.txt").read_text() == "0 0.5 0.5 0.2 0.1\n"
+
+
+def test_the_card_says_how_the_boxes_were_aligned(tmp_path):
+    from ovr_alpr.train.detector import DetectorTrainConfig, write_card
+
+    counts = {
+        "images": {"train": {"olpr": 3}},
+        "plates": {"train": {"olpr": 3}},
+        "box_alignment": {"matched": 2, "scaled": 1, "width_ratio": 1.09, "height_ratio": 1.27},
+    }
+    cfg = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", imgsz=512)
+    card = write_card(tmp_path / "c.md", cfg, counts, {}, 1, 60.0, tmp_path / "plate_nano512.onnx")
+    text = card.read_text()
+    assert "2 of them took the embedded plate detector's box" in text
+    assert "1.090 in width and 1.270 in height" in text
+    assert "input 1x3x512x512" in text
+    del counts["box_alignment"]
+    assert (
+        "used as drawn"
+        in write_card(tmp_path / "d.md", cfg, counts, {}, 1, 60.0, tmp_path / "x.onnx").read_text()
+    )

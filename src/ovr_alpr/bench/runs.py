@@ -75,7 +75,11 @@ NAMED_RUNS: dict[str, RunSpec] = {
         RunSpec(
             "platedet",
             "pipeline",
-            {"plate_detector.model.path": None, "plate_detector.model.input_size": None},
+            {
+                "plate_detector.type": "platedet",
+                "plate_detector.model.path": None,
+                "plate_detector.model.input_size": None,
+            },
             description="the embedded platedet plate detector (YOLOv8s-seg, 640), whatever --config sets",
         ),
         RunSpec(

@@ -50,8 +50,13 @@ def detector_command(
         "--dataset",
         help="a dataset folder built before (an earlier run's data/): used instead of building",
     ),
+    align_boxes: bool = typer.Option(
+        True,
+        "--align-boxes/--keep-boxes",
+        help="redraw the shared photos' loose boxes tight to the plate, as the embedded detector draws them",
+    ),
 ) -> None:
-    """Fine-tune a nano YOLO plate detector at 416 on shared photos and rendered scenes; write ONNX, card."""
+    """Fine-tune a nano YOLO plate detector on shared photos and rendered scenes; write ONNX, card."""
     from ..train.detector import DetectorTrainConfig, train_detector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -76,6 +81,7 @@ def detector_command(
         close_mosaic=close_mosaic,
         resume=resume,
         dataset=dataset,
+        align_boxes=align_boxes,
     )
     result = train_detector(cfg)
     typer.echo(f"onnx: {result.onnx_path}")

@@ -19,20 +19,33 @@ from .ops import nms
 log = logging.getLogger(__name__)
 
 
+#: `plate_detector.type` -> (embedded model's zoo role, its input size)
+PLATE_MODELS = {"ovr": ("plate_ovr", 512), "platedet": ("plate", 640)}
+
+
+def plate_default_path(cfg: PlateDetectorConfig) -> Path | None:
+    """The embedded model of the configured detector type; None when `model.path` names the model."""
+    return None if cfg.model.path else default_model_path(PLATE_MODELS[cfg.type][0])
+
+
+def plate_input_size(cfg: PlateDetectorConfig) -> int:
+    """`model.input_size`, else the embedded type's own (512 / 640), else 640 for a model of one's own."""
+    if cfg.model.input_size:
+        return cfg.model.input_size
+    return 640 if cfg.model.path else PLATE_MODELS[cfg.type][1]
+
+
 def build_plate_detector(
     cfg: PlateDetectorConfig, cache_dir: Path | None = None, backend: InferenceBackend | None = None
 ) -> Detector:
-    backend = backend or load_backend(
-        cfg.model,
-        "plate_detector",
-        None if cfg.model.path else default_model_path("plate"),
-        cache_dir=cache_dir,
-    )
+    if backend is None:  # loaded (warmed up, INT8-calibrated) at the size it runs at
+        model = cfg.model.model_copy(update={"input_size": plate_input_size(cfg)})
+        backend = load_backend(model, "plate_detector", plate_default_path(cfg), cache_dir=cache_dir)
     return yolo.YoloDetector(
         backend,
         cfg.conf_threshold,
         cfg.iou_threshold,
-        input_size=cfg.model.input_size or 640,
+        input_size=plate_input_size(cfg),
         canvas_shrink=cfg.model.canvas_shrink,
     )
 

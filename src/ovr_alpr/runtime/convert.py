@@ -6,6 +6,7 @@ ONNX Runtime backend reads back.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -105,7 +106,6 @@ def _drop_identity_casts(model: onnx.ModelProto) -> None:
     rename: dict[str, str] = {}
     keep = []
     for node in graph.node:
-        node.input[:] = [rename.get(i, i) for i in node.input]
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         if (
             node.op_type == "Cast"
@@ -116,6 +116,16 @@ def _drop_identity_casts(model: onnx.ModelProto) -> None:
             rename[node.output[0]] = node.input[0]
             continue
         keep.append(node)
+
+    def source(name: str) -> str:
+        while name in rename:  # a chain of dropped casts
+            name = rename[name]
+        return name
+
+    # every consumer is rewired, wherever it sits: converters append their input casts at the end of the
+    # node list, after the nodes that read them (ONNX Runtime sorts the graph itself)
+    for node in keep:
+        node.input[:] = [source(i) if i else i for i in node.input]
     if len(keep) != len(graph.node):
         del graph.node[:]
         graph.node.extend(keep)
@@ -160,7 +170,39 @@ def fp32_to_fp16(
         op_block_list=op_block_list if op_block_list is not None else DEFAULT_OP_BLOCK_LIST,
         disable_shape_infer=False,
     )
+    sort_topologically(out.graph)
     return set_metadata(out, **{PRECISION_KEY: "fp16"})
+
+
+def sort_topologically(graph: onnx.GraphProto) -> None:
+    """Reorder `graph`'s nodes so every node comes after the nodes whose outputs it reads (in place; stable:
+    an already sorted graph keeps its order). Converters may append nodes after their consumers, e.g.
+    onnxruntime's FP16 converter puts the input cast last."""
+    nodes = list(graph.node)
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output if out}
+    waiting_on = [
+        {producer[name] for name in node.input if name in producer and producer[name] != i}
+        for i, node in enumerate(nodes)
+    ]
+    consumers: dict[int, list[int]] = {}
+    for i, deps in enumerate(waiting_on):
+        for d in deps:
+            consumers.setdefault(d, []).append(i)
+    ready = [i for i, deps in enumerate(waiting_on) if not deps]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for c in consumers.get(i, []):
+            waiting_on[c].discard(i)
+            if not waiting_on[c]:
+                heapq.heappush(ready, c)
+    if len(order) != len(nodes):
+        raise ValueError("the graph has a cycle")
+    if order != list(range(len(nodes))):
+        del graph.node[:]
+        graph.node.extend(nodes[i] for i in order)
 
 
 def prune_outputs(model: onnx.ModelProto, keep: list[str]) -> onnx.ModelProto:
@@ -177,6 +219,7 @@ def prune_outputs(model: onnx.ModelProto, keep: list[str]) -> onnx.ModelProto:
     kept_outputs = [o for o in graph.output if o.name in keep]
     del graph.output[:]
     graph.output.extend(kept_outputs)
+    sort_topologically(graph)  # the walk below needs every producer before its consumers
     needed = set(keep)
     kept_nodes = []
     for node in reversed(graph.node):
@@ -325,9 +368,12 @@ def to_raw_head(model: onnx.ModelProto) -> onnx.ModelProto:
     out.CopyFrom(model)
     graph = out.graph
     elem = graph.input[0].type.tensor_type.elem_type
+    # the head convs' own type: FP16 inside a model whose input and output stay FP32 (keep_io_types)
+    types = _tensor_types(out)
     del graph.output[:]
     for i, name in enumerate(heads):
-        graph.output.append(helper.make_tensor_value_info(name, elem, [1, None, f"h{i // 2}", f"w{i // 2}"]))
+        shape = [1, None, f"h{i // 2}", f"w{i // 2}"]
+        graph.output.append(helper.make_tensor_value_info(name, types.get(name, elem), shape))
     for dim, param in zip(graph.input[0].type.tensor_type.shape.dim[2:4], ("height", "width"), strict=True):
         dim.ClearField("dim_value")
         dim.dim_param = param

@@ -89,6 +89,10 @@ class DerivedSpec:
         fmt: detector format for `vehicle` (`yolov8`, `yolox`, `auto`).
         rect: cut an Ultralytics YOLO detector at its head convs, with any input size (`convert.to_raw_head`),
             so it runs on frames letterboxed to their own aspect; other models are left as they are.
+        calibration_size: for INT8 of a model whose input size is not fixed (a `rect` cut), the square side
+            calibration images are letterboxed to: the size the detector runs at (None = 640). Calibrating
+            at another scale than the one run at shifts the activation ranges: a nano detector run at 512 and
+            calibrated at 640 lost 7.5 points of US mAP50 against 4.8 calibrated at 512.
     """
 
     precision: str
@@ -98,6 +102,7 @@ class DerivedSpec:
     role: str = "plate"
     fmt: str = "auto"
     rect: bool = False
+    calibration_size: int | None = None
 
 
 def derive_onnx(
@@ -132,7 +137,9 @@ def derive_onnx(
     calib = _calibration_set(spec, role) if spec.precision == "int8" and src_precision != "int8" else None
     tag = spec.precision + ("-box" if prune else "") + ("-rect" if cut else "")
     if calib is not None:
-        qkey = hashlib.sha256(f"{quant.key()}|{calib.sha256}|{role}|{spec.fmt}".encode()).hexdigest()[:10]
+        size = f"|{spec.calibration_size}" if spec.calibration_size else ""
+        qtext = f"{quant.key()}|{calib.sha256}|{role}|{spec.fmt}{size}"
+        qkey = hashlib.sha256(qtext.encode()).hexdigest()[:10]
         tag += f"-q{qkey}"
     cache_root = Path(cache_dir or default_cache_dir())
     target = Path(output) if output else cache_root / "models" / f"{role}-{source.stem}-{sha[:12]}-{tag}.onnx"
@@ -219,6 +226,8 @@ def _derive(
     from .quantize import quantize_int8
 
     input_shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)
+    if spec.calibration_size and len(input_shape) == 4 and not all(d > 0 for d in input_shape[2:]):
+        input_shape = (*input_shape[:2], spec.calibration_size, spec.calibration_size)
     role = canonical_role(spec.role)
     preprocess = preprocess_for(role, input_shape, spec.fmt)
     return quantize_int8(model, calib.batches(preprocess, role), quant, calib.sha256)

@@ -15,6 +15,12 @@ EMBEDDED = {
         "AGPL-3.0",
         "Ultralytics YOLOv8s-seg trained on plates, FP16, 1x3x640x640",
     ),
+    "plate_ovr": (
+        "ovr_alpr",
+        "assets/plate_detector.onnx",
+        "AGPL-3.0-or-later",
+        "OVR-ALPR nano plate detector, YOLOv8n (ovr-alpr train detector), FP16, boxes tight to the plate",
+    ),
     "ocr": (
         "rapidocr_onnxruntime",
         "models/ch_PP-OCRv4_rec_infer.onnx",
@@ -31,7 +37,8 @@ EMBEDDED = {
 
 
 def default_model_path(role: str) -> Path:
-    """Path of the embedded model for `role` (`plate`, `ocr` (PP-OCRv4) or `reader` (our own))."""
+    """Path of the embedded model for `role`: `plate` (platedet), `plate_ovr` (our own plate detector), `ocr`
+    (PP-OCRv4) or `reader` (our own)."""
     if role not in EMBEDDED:
         raise ModelError(
             f"no embedded model for role {role!r}",

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def is_embedded_plate_model(model: ModelConfig) -> bool:
     """Synthetic calibration was validated for the embedded plate model only; others need real images."""
-    return not model.path or Path(model.path).resolve() == default_model_path("plate").resolve()
+    if not model.path:
+        return True
+    return any(Path(model.path).resolve() == default_model_path(r).resolve() for r in ("plate", "plate_ovr"))
 
 
 def with_synthetic_calibration(model: ModelConfig, role: str, cache_dir: Path | None = None) -> ModelConfig:

@@ -35,9 +35,13 @@ COLUMNS = (
 
 
 def role_model_config(app: AppConfig, role: str) -> ModelConfig | None:
-    """The ModelConfig of `role`, or None when the config has no such model (no vehicle detector)."""
+    """The ModelConfig of `role`, or None when the config has no such model (no vehicle detector). The plate
+    model's `input_size` is filled in with the one the configured detector type runs at."""
     if role == "plate":
-        return app.plate_detector.model
+        from ..detect.plates import plate_input_size
+
+        size = plate_input_size(app.plate_detector)
+        return app.plate_detector.model.model_copy(update={"input_size": size})
     if role == "ocr":
         return app.ocr.model
     if role == "vehicle":
@@ -47,13 +51,18 @@ def role_model_config(app: AppConfig, role: str) -> ModelConfig | None:
 
 def role_default_path(role: str, cfg: ModelConfig | None = None, app: AppConfig | None = None) -> Path | None:
     """The embedded model of `role`; None when `cfg` names its own file (the embedded one is not needed).
-    With `app`, the `ocr` role's is the embedded model of the configured reader type (`ocr.type`)."""
+    With `app`, the `ocr` and `plate` roles' are the embedded models of the configured types (`ocr.type`,
+    `plate_detector.type`)."""
     if cfg is not None and cfg.path:
         return None
     if role == "ocr" and app is not None:
         from ..ocr import reader_default_path
 
         return reader_default_path(app.ocr)
+    if role == "plate" and app is not None:
+        from ..detect.plates import plate_default_path
+
+        return plate_default_path(app.plate_detector)
     return default_model_path(role) if role in EMBEDDED else None
 
 

@@ -17,9 +17,12 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import ConfigError, ModelError
 from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest, write_data_yaml
@@ -27,8 +30,10 @@ from .eval_guard import find_leaks
 
 log = logging.getLogger(__name__)
 
-ONNX_NAME = "plate_nano416.onnx"
-CARD_NAME = "plate_nano416.md"
+
+def onnx_name(imgsz: int) -> str:
+    """The exported model's file name: `plate_nano<imgsz>.onnx` (its card: the same stem, `.md`)."""
+    return f"plate_nano{imgsz}.onnx"
 
 
 @dataclass
@@ -51,6 +56,8 @@ class DetectorTrainConfig:
         dataset: a dataset folder built before (`data.yaml`, `manifest.csv`, `counts.json`, images and
             labels, e.g. an earlier run's `data/` copied to another machine): used as it is instead of
             building one; still checked against `eval_dirs`.
+        align_boxes: redraw the shared photos' loose boxes as the embedded plate detector draws them, tight
+            to the plate (`detector_data.align_boxes`), when building the dataset.
     """
 
     out_dir: Path
@@ -73,6 +80,7 @@ class DetectorTrainConfig:
     close_mosaic: int = 2
     resume: bool = False
     dataset: Path | None = None
+    align_boxes: bool = True
 
 
 @dataclass
@@ -157,6 +165,7 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
                 crop_dir=cfg.crop_dir,
                 crop_scenes_train=cfg.crop_scenes_train,
                 crop_scenes_val=cfg.crop_scenes_val,
+                box_reference=reference_boxes() if cfg.align_boxes and cfg.data_dir else None,
             )
         check_no_eval_images(data_dir / "manifest.csv", cfg.eval_dirs)
         model = YOLO(str(cfg.weights))
@@ -186,12 +195,21 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     best = run_dir / "weights" / "best.pt"
     if not best.is_file():
         best = last
-    onnx_path = export_onnx(best, out / ONNX_NAME, cfg.imgsz)
+    onnx_path = export_onnx(best, out / onnx_name(cfg.imgsz), cfg.imgsz)
     metrics, epochs_done = read_results(run_dir / "results.csv")
     wall_s = time.perf_counter() - t0
     counts = json.loads((data_dir / "counts.json").read_text())
-    card = write_card(out / CARD_NAME, cfg, counts, metrics, epochs_done, wall_s, onnx_path)
+    card = write_card(onnx_path.with_suffix(".md"), cfg, counts, metrics, epochs_done, wall_s, onnx_path)
     return DetectorTrainResult(onnx_path, card, best, metrics, epochs_done, wall_s)
+
+
+def reference_boxes() -> Callable[[np.ndarray], np.ndarray]:
+    """The embedded plate detector (default config) as a box reference: BGR image -> xyxy boxes."""
+    from ..config import PlateDetectorConfig
+    from ..detect.plates import build_plate_detector
+
+    detector = build_plate_detector(PlateDetectorConfig())
+    return lambda image: detector(image).xyxy
 
 
 def use_dataset(data_dir: Path) -> Path:
@@ -264,6 +282,8 @@ def write_card(
     onnx_path: Path,
 ) -> Path:
     """The model card: what the model is, data sources with licences and counts, weights, metrics, command."""
+    counts = dict(counts)
+    alignment = counts.pop("box_alignment", None)
     c = DatasetCounts(**counts)
     lines = [
         f"# {onnx_path.name}: nano plate detector at {cfg.imgsz}",
@@ -288,6 +308,7 @@ def write_card(
             lines.append(f"| {origin} | {licence} | {split} | {n} | {c.plates[split][source]} |")
     lines += [
         "",
+        *_alignment_lines(alignment),
         "No image of the evaluation sets (`shared/data/openalpr`) is in the training set: every training "
         "image was checked by path and by perceptual/average hash before training (`train.eval_guard`).",
         "",
@@ -306,3 +327,16 @@ def write_card(
     ]
     path.write_text("\n".join(lines))
     return path
+
+
+def _alignment_lines(alignment: dict | None) -> list[str]:
+    if not alignment:
+        return ["The shared photos' boxes are used as drawn.", ""]
+    return [
+        "Box alignment (`--align-boxes`): the shared photos' boxes are drawn around the plate's frame; "
+        f"{alignment['matched']} of them took the embedded plate detector's box (IoU >= 0.4), the other "
+        f"{alignment['scaled']} were shrunk about their centres by the matched ones' median label/detector "
+        f"ratio, {alignment['width_ratio']:.3f} in width and {alignment['height_ratio']:.3f} in height, "
+        "so every box is tight to the plate, as the evaluation labels and rendered scenes draw them.",
+        "",
+    ]

@@ -172,7 +172,13 @@ class OnnxRuntimeBackend(InferenceBackend):
                 self.role,
             )
         rect = runs_any_size(self.cfg, self.role, first, self.any_input_size)
-        spec = DerivedSpec(precision, calibration=self.cfg.calibration, role=self.role, rect=rect)
+        spec = DerivedSpec(
+            precision,
+            calibration=self.cfg.calibration,
+            role=self.role,
+            rect=rect,
+            calibration_size=self.cfg.input_size if rect else None,
+        )
         return derive_onnx(model_path, spec, cache)
 
     def _provider_options(self, names: list[str], device_id: int, precision: str, cache: Path) -> list[Any]:

@@ -1,0 +1,98 @@
+"""`plate_detector.type` picks the embedded plate detector (and its input size); a model path overrides it."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from ovr_alpr.config import PlateDetectorConfig
+from ovr_alpr.detect.ops import iou_matrix
+from ovr_alpr.detect.plates import build_plate_detector, plate_default_path, plate_input_size
+from ovr_alpr.runtime.zoo import default_model_path
+from ovr_alpr.synth.scenes import render_scene
+
+
+def test_the_default_is_our_own_detector_at_512():
+    cfg = PlateDetectorConfig()
+    assert cfg.type == "ovr"
+    path = plate_default_path(cfg)
+    assert path == default_model_path("plate_ovr") and path.name == "plate_detector.onnx"
+    assert plate_input_size(cfg) == 512
+    assert path.stat().st_size <= 12e6  # issue 9: at most 12 MB
+    model = onnx.load(str(path), load_external_data=False)
+    assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
+
+
+def test_one_word_brings_back_platedet_at_640():
+    cfg = PlateDetectorConfig.model_validate({"type": "platedet"})
+    assert plate_default_path(cfg) == default_model_path("plate")
+    assert plate_input_size(cfg) == 640
+
+
+def test_a_model_of_ones_own_runs_at_640_unless_told(tmp_path):
+    own = PlateDetectorConfig.model_validate({"model": {"path": str(tmp_path / "m.onnx")}})
+    assert plate_default_path(own) is None and plate_input_size(own) == 640
+    sized = PlateDetectorConfig.model_validate({"model": {"path": "m.onnx", "input_size": 416}})
+    assert plate_input_size(sized) == 416
+    assert plate_input_size(PlateDetectorConfig.model_validate({"model": {"input_size": 320}})) == 320
+
+
+def test_an_unknown_type_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"ovr.*platedet"):
+        PlateDetectorConfig.model_validate({"type": "yolo"})
+
+
+def test_the_inventory_reports_the_size_the_type_runs_at():
+    from ovr_alpr.pipeline.config import AppConfig
+    from ovr_alpr.tools.inventory import role_default_path, role_model_config
+
+    app = AppConfig()
+    assert role_model_config(app, "plate").input_size == 512
+    assert role_default_path("plate", None, app) == default_model_path("plate_ovr")
+    app = AppConfig.model_validate({"plate_detector": {"type": "platedet"}})
+    assert role_model_config(app, "plate").input_size == 640
+    assert role_default_path("plate", None, app) == default_model_path("plate")
+
+
+def test_the_bench_platedet_run_is_platedet_whatever_the_config():
+    from ovr_alpr.bench.runs import NAMED_RUNS
+
+    assert NAMED_RUNS["platedet"].overrides["plate_detector.type"] == "platedet"
+
+
+@pytest.fixture(scope="module")
+def own_detector():
+    return build_plate_detector(PlateDetectorConfig())
+
+
+def test_our_detector_boxes_rendered_plates_tight(own_detector):
+    """Rendered street scenes: the plates are found, with boxes on the plate's own edges (IoU >= 0.5)."""
+    assert own_detector.letterbox.canvas_hw(720, 1280) == (288, 512)
+    rng = np.random.default_rng(11)
+    hits = total = 0
+    for _ in range(4):
+        scene = render_scene(rng, kind="road", size=(1280, 720))
+        found = own_detector(scene.image)
+        for truth in scene.plate_boxes_xyxy:
+            total += 1
+            hits += bool(len(found) and iou_matrix(truth[None], found.xyxy).max() >= 0.5)
+    assert total and hits / total >= 0.8
+
+
+def test_our_detector_boxes_close_ups_whole(own_detector):
+    """The failure platedet shows: a plate filling half the frame gets a box over all of it (IoU >= 0.7)."""
+    from ovr_alpr.tools.closeups import CHECK_SEED
+
+    whole = seen = 0
+    index = 0
+    while seen < 6:
+        scene = render_scene(np.random.default_rng([CHECK_SEED, index]), kind="closeup")
+        index += 1
+        truth = scene.plate_boxes_xyxy
+        if len(truth) != 1 or truth[0, 2] - truth[0, 0] < 0.5 * scene.image.shape[1]:
+            continue
+        seen += 1
+        found = own_detector(scene.image)
+        whole += bool(len(found) and iou_matrix(truth, found.xyxy).max() >= 0.7)
+    assert whole >= 5
