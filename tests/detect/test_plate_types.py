@@ -68,16 +68,11 @@ def own_detector():
 
 def test_our_detector_boxes_rendered_plates_tight(own_detector):
     """Rendered street scenes: the plates are found, with boxes on the plate's own edges (IoU >= 0.5)."""
+    from rendered_plates import share_found
+
     assert own_detector.letterbox.canvas_hw(720, 1280) == (288, 512)
-    rng = np.random.default_rng(11)
-    hits = total = 0
-    for _ in range(4):
-        scene = render_scene(rng, kind="road", size=(1280, 720))
-        found = own_detector(scene.image)
-        for truth in scene.plate_boxes_xyxy:
-            total += 1
-            hits += bool(len(found) and iou_matrix(truth[None], found.xyxy).max() >= 0.5)
-    assert total and hits / total >= 0.8
+    share, plates = share_found(own_detector, seed=11, scenes=4)
+    assert plates and share >= 0.8
 
 
 def test_our_detector_boxes_close_ups_whole(own_detector):

@@ -147,26 +147,13 @@ def test_cut_model_decodes_as_the_export_does(plate_backends):
 
 
 def test_rect_detector_finds_the_rendered_plates_on_a_smaller_canvas(plate_backends):
+    from rendered_plates import share_found
+
     det = YoloDetector(plate_backends["rect"], conf_threshold=0.25)
     assert isinstance(det.letterbox, RectLetterbox)
     assert det.letterbox.canvas_hw(720, 1280) == (352, 640)
-    rng = np.random.default_rng(5)
-    hits = total = 0
-    for _ in range(3):
-        scene = render_scene(rng, kind="road", size=(1280, 720))
-        d = det(scene.image)
-        for gt in scene.plate_boxes_xyxy:
-            total += 1
-            if len(d):
-                x1 = np.maximum(d.xyxy[:, 0], gt[0])
-                y1 = np.maximum(d.xyxy[:, 1], gt[1])
-                x2 = np.minimum(d.xyxy[:, 2], gt[2])
-                y2 = np.minimum(d.xyxy[:, 3], gt[3])
-                inter = (x2 - x1).clip(0) * (y2 - y1).clip(0)
-                area = (d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1])
-                iou = inter / (area + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter)
-                hits += bool((iou >= 0.5).any())
-    assert total and hits / total >= 0.6
+    share, plates = share_found(det, seed=5, scenes=3)
+    assert plates and share >= 0.6
 
 
 @pytest.mark.parametrize(("shrink", "rows"), [(None, 352), (0.0, 384)])
