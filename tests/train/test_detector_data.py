@@ -131,7 +131,7 @@ def test_the_card_says_how_the_boxes_were_aligned(tmp_path):
     cfg = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", imgsz=512)
     card = write_card(tmp_path / "c.md", cfg, counts, {}, 1, 60.0, tmp_path / "plate_nano512.onnx")
     text = card.read_text()
-    assert "2 of them took the embedded plate detector's box" in text
+    assert "2 of them took the embedded platedet's box" in text
     assert "1.090 in width and 1.270 in height" in text
     assert "input 1x3x512x512" in text
     del counts["box_alignment"]
@@ -139,3 +139,18 @@ def test_the_card_says_how_the_boxes_were_aligned(tmp_path):
         "used as drawn"
         in write_card(tmp_path / "d.md", cfg, counts, {}, 1, 60.0, tmp_path / "x.onnx").read_text()
     )
+
+
+def test_the_box_reference_is_platedet_whatever_the_default_detector(monkeypatch):
+    from ovr_alpr.detect import plates
+    from ovr_alpr.train import detector
+
+    built = []
+
+    def build(cfg, *args, **kwargs):
+        built.append(cfg)
+        return lambda image: image
+
+    monkeypatch.setattr(plates, "build_plate_detector", build)
+    detector.reference_boxes()
+    assert built[0].type == "platedet" and built[0].model.path is None

@@ -53,7 +53,7 @@ def detector_command(
     align_boxes: bool = typer.Option(
         True,
         "--align-boxes/--keep-boxes",
-        help="redraw the shared photos' loose boxes tight to the plate, as the embedded detector draws them",
+        help="redraw the shared photos' loose boxes tight to the plate, as platedet (embedded) draws them",
     ),
 ) -> None:
     """Fine-tune a nano YOLO plate detector on shared photos and rendered scenes; write ONNX, card."""

@@ -56,7 +56,7 @@ class DetectorTrainConfig:
         dataset: a dataset folder built before (`data.yaml`, `manifest.csv`, `counts.json`, images and
             labels, e.g. an earlier run's `data/` copied to another machine): used as it is instead of
             building one; still checked against `eval_dirs`.
-        align_boxes: redraw the shared photos' loose boxes as the embedded plate detector draws them, tight
+        align_boxes: redraw the shared photos' loose boxes as the embedded platedet draws them, tight
             to the plate (`detector_data.align_boxes`), when building the dataset.
     """
 
@@ -204,11 +204,13 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
 
 
 def reference_boxes() -> Callable[[np.ndarray], np.ndarray]:
-    """The embedded plate detector (default config) as a box reference: BGR image -> xyxy boxes."""
+    """platedet (embedded, default thresholds) as the box reference: BGR image -> xyxy boxes. Always platedet,
+    a detector trained on other data than ours, whatever the default type is: a detector trained here must
+    not draw its own training boxes."""
     from ..config import PlateDetectorConfig
     from ..detect.plates import build_plate_detector
 
-    detector = build_plate_detector(PlateDetectorConfig())
+    detector = build_plate_detector(PlateDetectorConfig(type="platedet"))
     return lambda image: detector(image).xyxy
 
 
@@ -334,7 +336,7 @@ def _alignment_lines(alignment: dict | None) -> list[str]:
         return ["The shared photos' boxes are used as drawn.", ""]
     return [
         "Box alignment (`--align-boxes`): the shared photos' boxes are drawn around the plate's frame; "
-        f"{alignment['matched']} of them took the embedded plate detector's box (IoU >= 0.4), the other "
+        f"{alignment['matched']} of them took the embedded platedet's box (IoU >= 0.4), the other "
         f"{alignment['scaled']} were shrunk about their centres by the matched ones' median label/detector "
         f"ratio, {alignment['width_ratio']:.3f} in width and {alignment['height_ratio']:.3f} in height, "
         "so every box is tight to the plate, as the evaluation labels and rendered scenes draw them.",

@@ -12,7 +12,7 @@ Ultralytics writes its label cache beside `labels/`, so it lands here, not in th
 rendered from `(seed, index)`, so a rebuild skips images already written and gives the same set.
 
 Box alignment: the shared photos' boxes are drawn loose (around the plate's frame: 1.09x the plate's width and
-1.27x its height, measured against the embedded detector on those photos), while the evaluation labels, the
+1.27x its height, measured against the embedded platedet on those photos), while the evaluation labels, the
 rendered scenes and the reader's crop margins all take the plate's own edges. A detector trained on the loose
 boxes learns them: on the US evaluation photos its boxes were 1.11 x 1.29 the labels and half its small
 plates fell under IoU 0.5. With a `box_reference` (a detector: image -> xyxy boxes), each photo's label box
