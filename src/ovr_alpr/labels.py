@@ -67,7 +67,9 @@ def read_openalpr_label(label: Path) -> LabelledImage | None:
     return LabelledImage(image, np.array(boxes), texts)
 
 
-def read_yolo_label(label: Path, image: Path) -> LabelledImage | None:
+def yolo_rows(label: Path) -> np.ndarray:
+    """Float32 (K, 5) `class cx cy w h` rows of a YOLO label file (normalised); malformed lines are skipped
+    with a warning, a missing file has none."""
     rows = []
     lines = label.read_text(errors="replace").splitlines() if label.is_file() else []
     for number, line in enumerate(lines, 1):
@@ -83,14 +85,23 @@ def read_yolo_label(label: Path, image: Path) -> LabelledImage | None:
             )
             continue
         rows.append(row)
-    if not rows:
+    return np.array(rows, dtype=np.float32).reshape(-1, 5)
+
+
+def yolo_xyxy(rows: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The (K, 4) xyxy px boxes of `yolo_rows` in a `width` x `height` image."""
+    cx, cy = rows[:, 1] * width, rows[:, 2] * height
+    bw, bh = rows[:, 3] * width, rows[:, 4] * height
+    return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+
+
+def read_yolo_label(label: Path, image: Path) -> LabelledImage | None:
+    rows = yolo_rows(label)
+    if not len(rows):
         return LabelledImage(image, np.empty((0, 4)))
     decoded = cv2.imread(str(image))
     if decoded is None:
         log.warning("%s: cannot decode the image, skipped", image)
         return None
     h, w = decoded.shape[:2]
-    arr = np.array(rows, dtype=np.float32)
-    cx, cy, bw, bh = arr[:, 1] * w, arr[:, 2] * h, arr[:, 3] * w, arr[:, 4] * h
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
-    return LabelledImage(image, boxes, class_ids=arr[:, 0].astype(np.int64))
+    return LabelledImage(image, yolo_xyxy(rows, w, h), class_ids=rows[:, 0].astype(np.int64))

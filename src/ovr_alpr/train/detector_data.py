@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from ..detect.ops import iou_matrix
 from ..errors import ConfigError
+from ..labels import yolo_rows, yolo_xyxy
 from ..synth.scenes import render_scene
 from .eval_guard import ahash, image_hashes, phash
 
@@ -97,19 +98,6 @@ def real_images(detect_dir: str | Path) -> list[tuple[str, Path, Path]]:
     return found
 
 
-def read_label_boxes(label: Path, size: tuple[int, int]) -> np.ndarray:
-    """Float (K, 4) xyxy px boxes of a YOLO label file of a `size` = (width, height) image."""
-    width, height = size
-    boxes = []
-    for line in label.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 5:
-            cx, cy, w, h = (float(v) for v in parts[1:])
-            x1, y1 = (cx - w / 2) * width, (cy - h / 2) * height
-            boxes.append([x1, y1, x1 + w * width, y1 + h * height])
-    return np.asarray(boxes, np.float64).reshape(-1, 4)
-
-
 def match_reference(labels: np.ndarray, reference: np.ndarray, min_iou: float = ALIGN_MIN_IOU) -> np.ndarray:
     """Index of the reference box each label takes (-1 = none): one to one, highest IoU first."""
     taken = np.full(len(labels), -1, dtype=np.int64)
@@ -138,13 +126,13 @@ class AlignedBoxes:
     """The photos' label boxes redrawn the reference's way (module docstring), and how.
 
     Attributes:
-        boxes: per label file (its path), the aligned xyxy px boxes.
+        lines: per label file (its path), the aligned boxes as YOLO label lines (`scene_label_lines`).
         matched: label boxes that took a reference box.
         scaled: label boxes no reference box overlapped, shrunk by the matched ones' median ratio.
         width_ratio / height_ratio: that median label/reference ratio (1.0 when nothing matched).
     """
 
-    boxes: dict[Path, np.ndarray]
+    lines: dict[Path, list[str]]
     matched: int
     scaled: int
     width_ratio: float
@@ -163,32 +151,35 @@ def align_boxes(
     photos: list[tuple[str, Path, Path]], reference: BoxReference, progress: bool = True
 ) -> AlignedBoxes:
     """Each photo's label boxes redrawn as `reference` draws them (see the module docstring)."""
-    found: dict[Path, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    found: dict[Path, tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]] = {}
     ratios_w: list[float] = []
     ratios_h: list[float] = []
     for _split, image_path, label in tqdm(photos, desc="aligning boxes", disable=not progress):
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise ConfigError(f"unreadable training image {image_path}", "check the shared detection set")
-        labels = read_label_boxes(label, (image.shape[1], image.shape[0]))
+        size = (image.shape[1], image.shape[0])
+        labels = yolo_xyxy(yolo_rows(label), *size).astype(np.float64)
         ref = np.asarray(reference(image), np.float64).reshape(-1, 4)
         taken = match_reference(labels, ref)
         for i, j in enumerate(taken):
             if j >= 0:
                 ratios_w.append((labels[i, 2] - labels[i, 0]) / max(ref[j, 2] - ref[j, 0], 1e-6))
                 ratios_h.append((labels[i, 3] - labels[i, 1]) / max(ref[j, 3] - ref[j, 1], 1e-6))
-        found[label] = (labels, ref, taken)
+        found[label] = (labels, ref, taken, size)
     rw = float(np.median(ratios_w)) if ratios_w else 1.0
     rh = float(np.median(ratios_h)) if ratios_h else 1.0
-    out: dict[Path, np.ndarray] = {}
+    out: dict[Path, list[str]] = {}
     matched = scaled = 0
-    for label, (labels, ref, taken) in found.items():
+    for label, (labels, ref, taken, size) in found.items():
         boxes = scale_boxes(labels, 1 / rw, 1 / rh)
         hit = taken >= 0
         boxes[hit] = ref[taken[hit]]
         matched += int(hit.sum())
         scaled += int((~hit).sum())
-        out[label] = boxes
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, size[0])
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, size[1])
+        out[label] = scene_label_lines(boxes, size)
     return AlignedBoxes(out, matched, scaled, rw, rh)
 
 
@@ -255,8 +246,7 @@ def build_dataset(
             if aligned is None:
                 shutil.copyfile(label, out / "labels" / split / label.name)
             else:
-                size = _image_size(image)
-                lines = scene_label_lines(_clip(aligned.boxes[label], size), size)
+                lines = aligned.lines[label]
                 (out / "labels" / split / label.name).write_text("".join(line + "\n" for line in lines))
             plates = sum(1 for line in label.read_text().splitlines() if line.strip())
             p, a = image_hashes(image)
@@ -301,20 +291,6 @@ def build_dataset(
         summary["box_alignment"] = aligned.summary()
     (out / "counts.json").write_text(json.dumps(summary, indent=2) + "\n")
     return data_yaml, counts
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ConfigError(f"unreadable training image {path}", "check the shared detection set")
-    return image.shape[1], image.shape[0]
-
-
-def _clip(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, size[0])
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, size[1])
-    return b
 
 
 def write_data_yaml(data_dir: Path) -> Path:
