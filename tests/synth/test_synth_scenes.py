@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ovr_alpr.synth.scenes import SCENE_KINDS, render_scene
+from ovr_alpr.synth.scenes import SCENE_KINDS, osd_line, render_scene
 
 
 @pytest.mark.parametrize("kind", SCENE_KINDS)
@@ -43,3 +43,25 @@ def test_same_seed_same_scene_and_real_plate_crops_are_mounted() -> None:
         b, g, r = scene.image[cy - 2 : cy + 2, cx - 2 : cx + 2].reshape(-1, 3).mean(axis=0)
         shown += b > 2 * g + 10 and r > 2 * g + 10  # the crop's magenta shows at the plate's centre
     assert shown >= 1
+
+
+def test_on_screen_text_is_drawn_off_the_plates_and_leaves_the_scene_as_before() -> None:
+    drew = 0
+    for i, kind in enumerate(("road", "closeup", "parked", "road")):
+        plain = render_scene(np.random.default_rng([4, i]), kind=kind, size=(640, 360))
+        again = render_scene(np.random.default_rng([4, i]), kind=kind, size=(640, 360), osd=0.0)
+        drawn = render_scene(np.random.default_rng([4, i]), kind=kind, size=(640, 360), osd=1.0)
+        # its random numbers are drawn after the scene's: osd=0 is the old scene exactly, same plates
+        assert np.array_equal(again.image, plain.image)
+        assert np.array_equal(drawn.plate_boxes_xyxy, plain.plate_boxes_xyxy)
+        changed = np.any(drawn.image != plain.image, axis=2)
+        drew += bool(changed.any())
+        for x1, y1, x2, y2 in plain.plate_boxes_xyxy.astype(int):
+            assert not changed[y1:y2, x1:x2].any(), f"on-screen text over a plate ({kind} scene {i})"
+    assert drew >= 3
+
+
+def test_on_screen_text_lines_look_like_a_camera_s() -> None:
+    lines = [osd_line(np.random.default_rng([5, i])) for i in range(60)]
+    assert sum(":" in line for line in lines) >= 15  # clocks
+    assert all(0 < len(line) <= 32 for line in lines) and len(set(lines)) >= 55

@@ -134,6 +134,11 @@ def test_the_card_says_how_the_boxes_were_aligned(tmp_path):
     assert "2 of them took the embedded platedet's box" in text
     assert "1.090 in width and 1.270 in height" in text
     assert "input 1x3x512x512" in text
+    assert "On-screen text" not in text
+    osd_card = write_card(
+        tmp_path / "o.md", cfg, {**counts, "osd_share": 0.5}, {}, 1, 60.0, tmp_path / "x.onnx"
+    )
+    assert "50% of the rendered scenes carry a camera's burnt-in text" in osd_card.read_text()
     del counts["box_alignment"]
     assert (
         "used as drawn"
@@ -154,3 +159,20 @@ def test_the_box_reference_is_platedet_whatever_the_default_detector(monkeypatch
     monkeypatch.setattr(plates, "build_plate_detector", build)
     detector.reference_boxes()
     assert built[0].type == "platedet" and built[0].model.path is None
+
+
+def test_scenes_with_on_screen_text_keep_their_plates_and_the_share_is_recorded(tmp_path):
+    plain_dir, osd_dir = tmp_path / "plain", tmp_path / "osd"
+    build_dataset(plain_dir, None, synth_train=3, synth_val=0, seed=0, progress=False)
+    build_dataset(osd_dir, None, synth_train=3, synth_val=0, seed=0, progress=False, osd=1.0)
+    assert "osd_share" not in json.loads((plain_dir / "counts.json").read_text())
+    assert json.loads((osd_dir / "counts.json").read_text())["osd_share"] == 1.0
+    differ = 0
+    for i in range(3):
+        name = f"synth_{i:07d}"
+        a = (plain_dir / "labels" / "train" / f"{name}.txt").read_text()
+        assert a == (osd_dir / "labels" / "train" / f"{name}.txt").read_text()  # text adds no box
+        differ += (plain_dir / "images" / "train" / f"{name}.jpg").read_bytes() != (
+            osd_dir / "images" / "train" / f"{name}.jpg"
+        ).read_bytes()
+    assert differ >= 2

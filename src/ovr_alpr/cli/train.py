@@ -55,6 +55,13 @@ def detector_command(
         "--align-boxes/--keep-boxes",
         help="redraw the shared photos' loose boxes tight to the plate, as platedet (embedded) draws them",
     ),
+    osd: float = typer.Option(
+        0.5,
+        "--osd",
+        min=0.0,
+        max=1.0,
+        help="share of rendered scenes with a camera's on-screen text (timestamps, names) and no box there",
+    ),
 ) -> None:
     """Fine-tune a nano YOLO plate detector on shared photos and rendered scenes; write ONNX, card."""
     from ..train.detector import DetectorTrainConfig, train_detector
@@ -82,6 +89,7 @@ def detector_command(
         resume=resume,
         dataset=dataset,
         align_boxes=align_boxes,
+        osd=osd,
     )
     result = train_detector(cfg)
     typer.echo(f"onnx: {result.onnx_path}")

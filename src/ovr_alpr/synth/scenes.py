@@ -11,7 +11,10 @@ Three kinds of scene, all with known plate boxes (the axis-aligned box of the pl
 Plates come in several looks (``PLATE_LOOKS``): the EU and US renderers of `synth.plates`, and generic
 sheets of many regions (white, yellow, black, green, blue or red sheet; long, medium and two-row aspect).
 Each scene may then be darkened to a night shot (plates stay bright, as retro-reflective plates under
-lights or IR do), blurred (defocus or motion), and made grainy.
+lights or IR do), blurred (defocus or motion), and made grainy. With `osd` set, a share of scenes then gets
+a camera's on-screen text drawn over it (`draw_osd`: date and time, camera and lane names, a speed, a logo
+line), which is not a plate: security cameras burn it into every frame, and a detector that never saw it
+takes timestamps for plates.
 
 Example:
     >>> scene = render_scene(np.random.default_rng(0))  # doctest: +SKIP
@@ -108,6 +111,7 @@ def render_scene(
     kind: str | None = None,
     size: tuple[int, int] | None = None,
     plate_crops: list[np.ndarray] | None = None,
+    osd: float = 0.0,
 ) -> Scene:
     """One random scene (see the module docstring); the same generator state gives the same scene.
 
@@ -117,6 +121,8 @@ def render_scene(
         size: (width, height), or None for a random frame size.
         plate_crops: photos of real plates, cut at the plate's edges (BGR), mounted on two vehicles in three
             instead of a rendered plate; None = rendered plates only.
+        osd: share of scenes (0..1) with a camera's on-screen text drawn over them (`draw_osd`); at 0 no
+            random number is drawn for it, so a seed gives the scene it gave before the option existed.
     """
     kind = kind or str(rng.choice(SCENE_KINDS, p=SCENE_WEIGHTS))
     if kind not in SCENE_KINDS:
@@ -130,6 +136,8 @@ def render_scene(
     night = rng.random() < 0.25
     image = _night(image, boxes, rng) if night else _daylight(image, rng)
     image = _degrade(image, rng)
+    if osd > 0 and rng.random() < osd:
+        image = draw_osd(image, boxes, rng)
     return Scene(image, np.asarray(boxes, np.float32).reshape(-1, 4), kind, night)
 
 
@@ -299,3 +307,78 @@ def _degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         plus, minus = _grain_field((width, height), rng)
         image = cv2.subtract(cv2.add(image, plus[:height, :width]), minus[:height, :width])
     return image
+
+
+_OSD_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+)
+_OSD_WORDS = ("CAM", "Camera", "GATE", "ENTRY", "EXIT", "Lane", "IPC", "CH", "Parking", "NORTH", "P2 Ramp")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def osd_line(rng: np.random.Generator) -> str:
+    """One line of a camera's on-screen text: a date and time in one of several layouts, a camera or lane
+    name with a number, a speed, or a logo with digits."""
+    y, mo, d = int(rng.integers(2010, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+    hh, mm, ss = int(rng.integers(0, 24)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
+    clock = f"{hh:02d}:{mm:02d}:{ss:02d}"
+    day = _WEEKDAYS[int(rng.integers(7))]
+    kind = int(rng.integers(7))
+    if kind == 0:
+        return f"{y}-{mo:02d}-{d:02d} {clock}"
+    if kind == 1:
+        return f"{mo:02d}/{d:02d}/{y} {day} {clock}"
+    if kind == 2:
+        return f"{d:02d}.{mo:02d}.{y} {clock}"
+    if kind == 3:
+        return f"{y}/{mo:02d}/{d:02d} {day} {clock}.{int(rng.integers(0, 1000)):03d}"
+    if kind == 4:
+        return f"{_OSD_WORDS[int(rng.integers(len(_OSD_WORDS)))]} {int(rng.integers(1, 100)):02d}"
+    if kind == 5:
+        return (
+            f"{int(rng.integers(5, 130))} km/h" if rng.random() < 0.5 else f"{int(rng.integers(5, 80))} MPH"
+        )
+    return f"{_OSD_WORDS[int(rng.integers(len(_OSD_WORDS)))].upper()}{int(rng.integers(100, 99999))}"
+
+
+def draw_osd(image: np.ndarray, plate_boxes: list, rng: np.random.Generator) -> np.ndarray:
+    """`image` with 1-3 lines of on-screen text (`osd_line`) in its corners or along its top or bottom edge,
+    2-5 % of the frame high, white, yellow or black, with an outline, a shadow or a dark band, as cameras draw
+    it. A line that would touch a plate box is left out, so every plate stays whole and labelled."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    font = _OSD_FONTS[int(rng.integers(len(_OSD_FONTS)))]
+    text_h = rng.uniform(0.02, 0.05) * height
+    scale = text_h / cv2.getTextSize("0", font, 1.0, 1)[0][1]
+    thick = max(1, round(text_h / 12))
+    colour = ((235, 235, 235), (40, 230, 240), (15, 15, 15))[int(rng.choice(3, p=(0.6, 0.25, 0.15)))]
+    style = int(rng.integers(3))  # 0 outline, 1 shadow, 2 dark band
+    top = rng.random() < 0.6
+    right = rng.random() < 0.35
+    for k in range(int(rng.integers(1, 4))):
+        text = osd_line(rng)
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        pad = round(0.01 * min(width, height)) + 2
+        x = width - tw - pad if right else pad
+        row = k * round(th * 1.6)
+        y = pad + th + row if top else height - pad - base - row
+        box = (x - 2, y - th - 2, x + tw + 2, y + base + 2)
+        if x < 0 or box[1] < 0 or box[3] > height or any(_overlaps(box, b) for b in plate_boxes):
+            continue
+        if style == 2:
+            band = out[box[1] : box[3], max(0, box[0]) : box[2]]
+            band[:] = (band * rng.uniform(0.15, 0.45)).astype(np.uint8)
+        elif style == 0:
+            edge = (0, 0, 0) if colour[0] > 128 else (235, 235, 235)
+            cv2.putText(out, text, (x, y), font, scale, edge, thick + 2, cv2.LINE_AA)
+        else:
+            cv2.putText(out, text, (x + thick, y + thick), font, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        cv2.putText(out, text, (x, y), font, scale, colour, thick, cv2.LINE_AA)
+    return out
+
+
+def _overlaps(a: tuple, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

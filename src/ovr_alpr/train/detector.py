@@ -81,6 +81,7 @@ class DetectorTrainConfig:
     resume: bool = False
     dataset: Path | None = None
     align_boxes: bool = True
+    osd: float = 0.0
 
 
 @dataclass
@@ -166,6 +167,7 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
                 crop_scenes_train=cfg.crop_scenes_train,
                 crop_scenes_val=cfg.crop_scenes_val,
                 box_reference=reference_boxes() if cfg.align_boxes and cfg.data_dir else None,
+                osd=cfg.osd,
             )
         check_no_eval_images(data_dir / "manifest.csv", cfg.eval_dirs)
         model = YOLO(str(cfg.weights))
@@ -286,6 +288,7 @@ def write_card(
     """The model card: what the model is, data sources with licences and counts, weights, metrics, command."""
     counts = dict(counts)
     alignment = counts.pop("box_alignment", None)
+    osd_share = counts.pop("osd_share", 0.0)
     c = DatasetCounts(**counts)
     lines = [
         f"# {onnx_path.name}: nano plate detector at {cfg.imgsz}",
@@ -311,6 +314,7 @@ def write_card(
     lines += [
         "",
         *_alignment_lines(alignment),
+        *_osd_lines(osd_share),
         "No image of the evaluation sets (`shared/data/openalpr`) is in the training set: every training "
         "image was checked by path and by perceptual/average hash before training (`train.eval_guard`).",
         "",
@@ -329,6 +333,17 @@ def write_card(
     ]
     path.write_text("\n".join(lines))
     return path
+
+
+def _osd_lines(share: float) -> list[str]:
+    if not share:
+        return []
+    return [
+        f"On-screen text (`--osd {share:g}`): {share:.0%} of the rendered scenes carry a camera's burnt-in "
+        "text (date and time, camera or lane names, a speed) in a corner or along an edge, with no box: "
+        "timestamps are not plates.",
+        "",
+    ]
 
 
 def _alignment_lines(alignment: dict | None) -> list[str]:

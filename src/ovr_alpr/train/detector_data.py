@@ -8,6 +8,9 @@ Layout written under `out_dir` (Ultralytics reads it through `data.yaml`):
     images/{train,val}/synthc_<n>.jpg rendered scenes with real plate crops (`shared/data/train/ocr`)
     data.yaml, manifest.csv           one row per image: split, file, source, licence, plates, phash, ahash
 
+Rendered scenes may carry a camera's on-screen text (`osd`: date and time, camera names) drawn over them, with
+no box: it teaches the detector that burnt-in timestamps are not plates.
+
 Ultralytics writes its label cache beside `labels/`, so it lands here, not in the shared folder. Scenes are
 rendered from `(seed, index)`, so a rebuild skips images already written and gives the same set.
 
@@ -215,6 +218,7 @@ def build_dataset(
     crop_scenes_train: int = 0,
     crop_scenes_val: int = 0,
     box_reference: BoxReference | None = None,
+    osd: float = 0.0,
 ) -> tuple[Path, DatasetCounts]:
     """Writes the dataset (see the module docstring); returns its `data.yaml` and the counts.
 
@@ -227,6 +231,8 @@ def build_dataset(
         crop_dir: `shared/data/train/ocr`: real plate photos to mount in `crop_scenes_*` more scenes.
         box_reference: a detector (BGR image -> xyxy boxes) whose way of drawing boxes the photos' labels
             take (`align_boxes`); None keeps the labels as drawn.
+        osd: share of rendered scenes with a camera's on-screen text over them (`synth.scenes.draw_osd`,
+            no plate: a negative); recorded in `counts.json` as `osd_share`.
     """
     out = Path(out_dir)
     rows: list[dict] = []
@@ -272,7 +278,7 @@ def build_dataset(
                 plates = len(label_path.read_text().splitlines())
             else:
                 rng = np.random.default_rng([seed, offset + i])
-                scene = render_scene(rng, plate_crops=pool)
+                scene = render_scene(rng, plate_crops=pool, osd=osd)
                 image = scene.image
                 quality = int(rng.integers(55, 96))
                 cv2.imwrite(str(image_path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -289,6 +295,8 @@ def build_dataset(
     summary = counts.to_dict()
     if aligned is not None:
         summary["box_alignment"] = aligned.summary()
+    if osd > 0:
+        summary["osd_share"] = osd
     (out / "counts.json").write_text(json.dumps(summary, indent=2) + "\n")
     return data_yaml, counts
 
