@@ -19,7 +19,7 @@ from ovr_alpr.runtime.convert import (
     prune_outputs,
     save,
 )
-from ovr_alpr.runtime.quantize import QuantizeOptions, quantize_int8, tail_nodes
+from ovr_alpr.runtime.quantize import QuantizeOptions, options_for, quantize_int8, stem_nodes, tail_nodes
 from ovr_alpr.runtime.resolve import DerivedSpec, derive_onnx
 
 
@@ -136,6 +136,29 @@ def test_prune_outputs_drops_the_unused_branch(tiny, x):
 def test_tail_nodes_are_the_ops_after_the_last_conv(tiny):
     assert tail_nodes(tiny) == ["sigmoid"]
     assert tail_nodes(tiny, include_head_convs=True) == ["conv2", "sigmoid"]
+
+
+def test_stem_nodes_are_the_compute_ops_on_the_input_even_through_a_scaling(tiny):
+    assert stem_nodes(tiny) == ["conv1"]
+    scaled = onnx.ModelProto()
+    scaled.CopyFrom(tiny)
+    scaled.graph.initializer.append(numpy_helper.from_array(np.array(1 / 255, np.float32), "k"))
+    conv1 = next(n for n in scaled.graph.node if n.name == "conv1")
+    conv1.input[0] = "scaled"
+    scaled.graph.node.insert(0, helper.make_node("Mul", ["images", "k"], ["scaled"], name="scale"))
+    assert stem_nodes(scaled) == ["conv1"]
+
+
+def test_detectors_keep_their_stem_in_fp32_and_readers_do_not_ask(tiny):
+    assert options_for("plate").exclude_stem and options_for("vehicle").exclude_stem
+    assert not options_for("ocr").exclude_stem
+    assert options_for("plate").key() != QuantizeOptions().key()  # cached INT8 files are made again
+    q = quantize_int8(tiny, calibration_batches(), QuantizeOptions(exclude_stem=True))
+    conv1 = next(n for n in q.graph.node if n.name == "conv1")
+    weight_producers = {o: n.op_type for n in q.graph.node for o in n.output}
+    assert weight_producers.get(conv1.input[1]) != "DequantizeLinear"  # FP32 weights
+    conv2 = next(n for n in q.graph.node if n.name == "conv2")
+    assert weight_producers.get(conv2.input[1]) == "DequantizeLinear"
 
 
 def calibration_batches(n: int = 4):

@@ -1,7 +1,10 @@
 """INT8 static quantization (ONNX Runtime, QDQ format, per-channel weights) from calibration images.
 
 The detection head's post-processing (box decoding, DFL softmax, final sigmoid/concat) is left in FP32 by
-default: it is cheap, and its outputs span pixel coordinates that one INT8 scale cannot hold.
+default: it is cheap, and its outputs span pixel coordinates that one INT8 scale cannot hold. Detectors also
+keep their stem (the first convolution, on the raw pixels) in FP32: with it quantized, OVR-ALPR's nano plate
+detector lost 4.8 points of mAP50 on the US photos, with it in FP32 0.25 (its small, low-contrast plates are
+lost in the first layer's rounding).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class QuantizeOptions:
         exclude_depthwise: keep depthwise convolutions (group > 1) in FP32: their per-channel ranges after
             batch-norm folding are too wide for INT8 (PP-OCR's LCNet backbone loses ~20 points otherwise).
         percentile: clipping percentile for `percentile` calibration.
+        exclude_stem: keep the compute ops that read the model's input (the stem convolution) in FP32.
     """
 
     per_channel: bool = True
@@ -52,6 +56,7 @@ class QuantizeOptions:
     symmetric_activations: bool = False
     percentile: float = 99.999
     exclude_depthwise: bool = False
+    exclude_stem: bool = False
 
     def key(self) -> str:
         """Short text that changes whenever an option that affects the result changes (for cache keys)."""
@@ -64,6 +69,8 @@ class QuantizeOptions:
             f"s{int(self.symmetric_activations)}",
             f"dw{int(self.exclude_depthwise)}",
         ]
+        if self.exclude_stem:
+            parts.append("stem")
         if self.method == "percentile":
             parts.append(f"p{self.percentile}")
         if self.exclude:
@@ -76,8 +83,8 @@ class QuantizeOptions:
 def options_for(role: str, symmetric_activations: bool = False) -> QuantizeOptions:
     """The measured-best INT8 options for a model role.
 
-    Detectors (`plate`, `vehicle`): every op quantized except the head's decoding tail (plate detector on
-    openalpr: -0.1 pt mAP50, 2.5x less CPU time). `ocr`: only the MatMuls; quantizing PP-OCRv4's
+    Detectors (`plate`, `vehicle`): every op quantized except the head's decoding tail and the stem
+    convolution (OVR-ALPR's plate detector on the US photos: -0.25 pt mAP50; -4.8 with the stem quantized). `ocr`: only the MatMuls; quantizing PP-OCRv4's
     convolutions cost 2-20 points of exact match in every variant tried (per-tensor, reduce_range,
     percentile/entropy calibration, depthwise or head excluded), so INT8 OCR gains little on CPU.
     """
@@ -85,7 +92,26 @@ def options_for(role: str, symmetric_activations: bool = False) -> QuantizeOptio
 
     if canonical_role(role) == "ocr":
         return QuantizeOptions(op_types=["MatMul"], symmetric_activations=symmetric_activations)
-    return QuantizeOptions(symmetric_activations=symmetric_activations)
+    return QuantizeOptions(symmetric_activations=symmetric_activations, exclude_stem=True)
+
+
+def stem_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the compute ops (Conv/MatMul/Gemm) that read a graph input directly, or through ops that
+    only move or scale it (Cast, Transpose, Mul/Div/Sub/Add by a constant, Reshape...)."""
+    graph = model.graph
+    inits = {i.name for i in graph.initializer}
+    consts = {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    fed = {i.name for i in graph.input if i.name not in inits}
+    names = []
+    for node in graph.node:  # topological order: what reads the input comes after it
+        if not any(name in fed for name in node.input):
+            continue
+        if node.op_type in COMPUTE_OPS:
+            if node.name:
+                names.append(node.name)
+        elif all(name in fed or name in inits or name in consts or not name for name in node.input):
+            fed.update(node.output)
+    return names
 
 
 def tail_nodes(model: onnx.ModelProto, include_head_convs: bool = False) -> list[str]:
@@ -207,12 +233,14 @@ def quantize_int8(
 
 
 def _excluded_nodes(model: onnx.ModelProto, options: QuantizeOptions) -> list[str]:
-    """The nodes the options keep in FP32: named ones, the head's tail, depthwise convolutions."""
+    """The nodes the options keep in FP32: named ones, the head's tail, depthwise convolutions, the stem."""
     excluded = list(options.exclude)
     if options.exclude_tail:
         excluded += tail_nodes(model, include_head_convs=options.exclude_head_convs)
     if options.exclude_depthwise:
         excluded += depthwise_convs(model)
+    if options.exclude_stem:
+        excluded += stem_nodes(model)
     return excluded
 
 
