@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ovr_alpr.train.detector_data import build_dataset, read_manifest, scene_label_lines
+from ovr_alpr.train.eval_guard import find_leaks
 
 
 def test_label_lines_are_normalised_centre_and_size():
@@ -176,3 +178,20 @@ def test_scenes_with_on_screen_text_keep_their_plates_and_the_share_is_recorded(
             osd_dir / "images" / "train" / f"{name}.jpg"
         ).read_bytes()
     assert differ >= 2
+
+
+def test_a_rendered_scene_that_hashes_like_an_evaluation_image_is_drawn_again(tmp_path):
+    first = tmp_path / "first"
+    build_dataset(first, None, synth_train=2, synth_val=0, seed=0, progress=False)
+    evals = tmp_path / "openalpr" / "us"
+    evals.mkdir(parents=True)
+    shutil.copyfile(first / "images" / "train" / "synth_0000000.jpg", evals / "car1.jpg")  # as if it leaked
+    again = tmp_path / "again"
+    build_dataset(again, None, synth_train=2, synth_val=0, seed=0, progress=False, eval_dirs=[evals.parent])
+    assert json.loads((again / "counts.json").read_text())["scenes_redrawn"] == 1
+    redrawn = (again / "images" / "train" / "synth_0000000.jpg").read_bytes()
+    assert redrawn != (first / "images" / "train" / "synth_0000000.jpg").read_bytes()
+    assert (again / "images" / "train" / "synth_0000001.jpg").read_bytes() == (
+        first / "images" / "train" / "synth_0000001.jpg"
+    ).read_bytes()
+    assert not find_leaks(read_manifest(again / "manifest.csv"), [evals.parent])

@@ -84,7 +84,8 @@ def options_for(role: str, symmetric_activations: bool = False) -> QuantizeOptio
     """The measured-best INT8 options for a model role.
 
     Detectors (`plate`, `vehicle`): every op quantized except the head's decoding tail and the stem
-    convolution (OVR-ALPR's plate detector on the US photos: -0.25 pt mAP50; -4.8 with the stem quantized). `ocr`: only the MatMuls; quantizing PP-OCRv4's
+    convolution (OVR-ALPR's plate detector on the US photos: -0.25 pt mAP50; -4.8 with the stem quantized).
+    `ocr`: only the MatMuls; quantizing PP-OCRv4's
     convolutions cost 2-20 points of exact match in every variant tried (per-tensor, reduce_range,
     percentile/entropy calibration, depthwise or head excluded), so INT8 OCR gains little on CPU.
     """

@@ -168,6 +168,7 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
                 crop_scenes_val=cfg.crop_scenes_val,
                 box_reference=reference_boxes() if cfg.align_boxes and cfg.data_dir else None,
                 osd=cfg.osd,
+                eval_dirs=[d for d in cfg.eval_dirs if Path(d).is_dir()],
             )
         check_no_eval_images(data_dir / "manifest.csv", cfg.eval_dirs)
         model = YOLO(str(cfg.weights))
@@ -289,6 +290,7 @@ def write_card(
     counts = dict(counts)
     alignment = counts.pop("box_alignment", None)
     osd_share = counts.pop("osd_share", 0.0)
+    redrawn = counts.pop("scenes_redrawn", 0)
     c = DatasetCounts(**counts)
     lines = [
         f"# {onnx_path.name}: nano plate detector at {cfg.imgsz}",
@@ -315,6 +317,11 @@ def write_card(
         "",
         *_alignment_lines(alignment),
         *_osd_lines(osd_share),
+        *(
+            [f"{redrawn} rendered scene(s) hashed too near an evaluation image and were drawn again.", ""]
+            if redrawn
+            else []
+        ),
         "No image of the evaluation sets (`shared/data/openalpr`) is in the training set: every training "
         "image was checked by path and by perceptual/average hash before training (`train.eval_guard`).",
         "",

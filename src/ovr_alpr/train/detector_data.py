@@ -41,7 +41,7 @@ from ..detect.ops import iou_matrix
 from ..errors import ConfigError
 from ..labels import yolo_rows, yolo_xyxy
 from ..synth.scenes import render_scene
-from .eval_guard import ahash, image_hashes, phash
+from .eval_guard import HashIndex, ahash, eval_images, image_hashes, phash
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ SOURCES = {
 #: Plate-crop sources of `shared/data/train/ocr` mounted in scenes (all cut at the plate's edges).
 CROP_SOURCES = ("bench_us", "td_br", "lprnet_cn")
 MANIFEST_FIELDS = ("split", "file", "source", "licence", "plates", "phash", "ahash")
+#: Draws of one rendered scene at most while its image hashes match an evaluation image's.
+MAX_SCENE_DRAWS = 20
 #: A label box takes a reference box overlapping it at least this much (loose vs tight: IoU ~0.7).
 ALIGN_MIN_IOU = 0.4
 
@@ -219,6 +221,7 @@ def build_dataset(
     crop_scenes_val: int = 0,
     box_reference: BoxReference | None = None,
     osd: float = 0.0,
+    eval_dirs: list[Path] | None = None,
 ) -> tuple[Path, DatasetCounts]:
     """Writes the dataset (see the module docstring); returns its `data.yaml` and the counts.
 
@@ -233,6 +236,9 @@ def build_dataset(
             take (`align_boxes`); None keeps the labels as drawn.
         osd: share of rendered scenes with a camera's on-screen text over them (`synth.scenes.draw_osd`,
             no plate: a negative); recorded in `counts.json` as `osd_share`.
+        eval_dirs: evaluation folders; a rendered scene whose image hashes come as near an evaluation
+            image's as the leak check refuses (`eval_guard`: flat backdrops can) is drawn again from the
+            next seed (`[seed, index, attempt]`), counted in `counts.json` as `scenes_redrawn`.
     """
     out = Path(out_dir)
     rows: list[dict] = []
@@ -261,6 +267,8 @@ def build_dataset(
     crops = (
         load_plate_crops(crop_dir) if crop_dir is not None and crop_scenes_train + crop_scenes_val else None
     )
+    index = HashIndex(eval_images(eval_dirs)) if eval_dirs else None
+    redrawn = 0
     batches = [("train", synth_train, 0, "synth", None), ("val", synth_val, 1_000_000, "synth", None)]
     if crops:
         batches += [
@@ -277,9 +285,18 @@ def build_dataset(
                 image = cv2.imread(str(image_path))
                 plates = len(label_path.read_text().splitlines())
             else:
-                rng = np.random.default_rng([seed, offset + i])
-                scene = render_scene(rng, plate_crops=pool, osd=osd)
-                image = scene.image
+                for attempt in range(MAX_SCENE_DRAWS):
+                    rng = np.random.default_rng([seed, offset + i] + ([attempt] if attempt else []))
+                    scene = render_scene(rng, plate_crops=pool, osd=osd)
+                    image = scene.image
+                    if index is None or index.nearest(phash(image), ahash(image)) is None:
+                        break
+                    redrawn += 1
+                else:
+                    raise ConfigError(
+                        f"rendered scene {name} looks like an evaluation image in {MAX_SCENE_DRAWS} draws",
+                        "pass another --seed",
+                    )
                 quality = int(rng.integers(55, 96))
                 cv2.imwrite(str(image_path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
                 lines = scene_label_lines(scene.plate_boxes_xyxy, (image.shape[1], image.shape[0]))
@@ -297,6 +314,8 @@ def build_dataset(
         summary["box_alignment"] = aligned.summary()
     if osd > 0:
         summary["osd_share"] = osd
+    if redrawn:
+        summary["scenes_redrawn"] = redrawn
     (out / "counts.json").write_text(json.dumps(summary, indent=2) + "\n")
     return data_yaml, counts
 

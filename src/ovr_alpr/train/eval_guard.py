@@ -97,8 +97,7 @@ def find_leaks(
     dirs = [Path(d).resolve() for d in eval_dirs]
     evals = evals if evals is not None else eval_images(dirs)
     eval_paths = {e.path: e for e in evals}
-    eval_p = np.array([e.phash for e in evals], dtype=np.uint64)
-    eval_a = np.array([e.ahash for e in evals], dtype=np.uint64)
+    index = HashIndex(evals)
     leaks = []
     for path, p, a in train:
         resolved = Path(path).resolve()
@@ -107,15 +106,32 @@ def find_leaks(
             continue
         if p is None or a is None:
             p, a = image_hashes(resolved)
-        if not evals:
-            continue
-        dp = _popcount(eval_p ^ np.uint64(p))
-        da = _popcount(eval_a ^ np.uint64(a))
-        hit = np.flatnonzero((dp <= PHASH_MAX_DISTANCE) | (da <= AHASH_MAX_DISTANCE))
-        if hit.size:
-            k = int(hit[np.argmin(dp[hit])])
-            leaks.append(Leak(str(path), str(evals[k].path), f"phash {dp[k]} / ahash {da[k]} bits"))
+        hit = index.nearest(p, a)
+        if hit is not None:
+            leaks.append(Leak(str(path), str(hit[0].path), f"phash {hit[1]} / ahash {hit[2]} bits"))
     return leaks
+
+
+class HashIndex:
+    """The evaluation images' hashes, to ask whether an image (by its hashes) looks like one of them."""
+
+    def __init__(self, evals: list[EvalImage]) -> None:
+        self.evals = evals
+        self._p = np.array([e.phash for e in evals], dtype=np.uint64)
+        self._a = np.array([e.ahash for e in evals], dtype=np.uint64)
+
+    def nearest(self, p: int, a: int) -> tuple[EvalImage, int, int] | None:
+        """The closest evaluation image within `PHASH_MAX_DISTANCE` or `AHASH_MAX_DISTANCE` bits, with the
+        two distances, or None."""
+        if not self.evals:
+            return None
+        dp = _popcount(self._p ^ np.uint64(p))
+        da = _popcount(self._a ^ np.uint64(a))
+        hit = np.flatnonzero((dp <= PHASH_MAX_DISTANCE) | (da <= AHASH_MAX_DISTANCE))
+        if not hit.size:
+            return None
+        k = int(hit[np.argmin(dp[hit])])
+        return self.evals[k], int(dp[k]), int(da[k])
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
