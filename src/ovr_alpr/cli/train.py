@@ -56,7 +56,7 @@ def detector_command(
         help="redraw the shared photos' loose boxes tight to the plate, as platedet (embedded) draws them",
     ),
     osd: float = typer.Option(
-        0.5,
+        0.0,
         "--osd",
         min=0.0,
         max=1.0,
