@@ -22,3 +22,20 @@ def test_a_box_on_changed_pixels_that_is_no_plate_counts_once():
     assert boxes_on_text(boxes, plates, changed) == 1
     assert boxes_on_text(boxes, np.zeros((0, 4), np.float32), changed) == 1
     assert boxes_on_text(np.zeros((0, 4), np.float32), plates, changed) == 0
+
+
+def test_the_scene_checks_print_their_figures_and_write_json(tmp_path, capsys):
+    import json
+
+    from ovr_alpr.tools.scene_checks import check_main
+
+    seen = []
+
+    def measure(config, n):
+        seen.append((config, n))
+        return {"scenes": n}
+
+    out = tmp_path / "o" / "r.json"
+    assert check_main("doc", measure, 7, ["--json", str(out)]) == 0
+    assert seen == [(None, 7)] and json.loads(capsys.readouterr().out) == {"scenes": 7}
+    assert json.loads(out.read_text()) == {"scenes": 7}

@@ -344,7 +344,7 @@ def osd_line(rng: np.random.Generator) -> str:
     return f"{_OSD_WORDS[int(rng.integers(len(_OSD_WORDS)))].upper()}{int(rng.integers(100, 99999))}"
 
 
-def draw_osd(image: np.ndarray, plate_boxes: list, rng: np.random.Generator) -> np.ndarray:
+def draw_osd(image: np.ndarray, plate_boxes: list | np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """`image` with 1-3 lines of on-screen text (`osd_line`) in its corners or along its top or bottom edge,
     2-5 % of the frame high, white or yellow, with a black outline, a shadow or a dark band, as cameras draw
     it. A line that would touch a plate box is left out, so every plate stays whole and labelled."""

@@ -9,8 +9,6 @@ failure seen on real handheld clips) scores well below it.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from ..detect.ops import iou_matrix
 from ..detect.plates import build_plate_detector
 from ..pipeline.config import load_config
 from ..synth.scenes import render_scene
+from .scene_checks import check_main
 
 CLOSEUP_IOU = 0.7
 #: Seeds of the check's scenes: far from the training set's (`(seed, index)` with index < 4,000,000).
@@ -57,17 +56,7 @@ def closeup_ious(config: Path | None = None, n: int = 60, min_width_frac: float 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: embedded models)")
-    parser.add_argument("--n", type=int, default=60, help="close-up scenes")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
-    args = parser.parse_args(argv)
-    result = closeup_ious(args.config, args.n)
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return check_main(__doc__, closeup_ious, 60, argv)
 
 
 if __name__ == "__main__":

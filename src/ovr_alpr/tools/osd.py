@@ -2,8 +2,8 @@
 
 Security cameras burn a date and time, a camera name and the like into every frame. A detector that boxes
 it makes a track, an OCR call and, if the text reads like a plate, an event on every camera that has it.
-This check renders `n` scenes (`synth.scenes`, seeds training does not use) twice: as drawn, and with the
-camera's text over them (`draw_osd`, which never covers a plate). It runs the configured plate detector (the
+This check renders `n` scenes (`synth.scenes`, seeds training does not use) and draws the camera's text over a
+copy of each (`draw_osd`, which never covers a plate). It runs the configured plate detector (the
 pipeline's, with its thresholds) on both and reports the boxes on the text: boxes that match no plate (IoU
 < 0.3) and lie mostly on pixels the text changed. Plate recall on both versions shows the text costs no
 plate.
@@ -11,8 +11,6 @@ plate.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,8 @@ import numpy as np
 from ..detect.ops import iou_matrix
 from ..detect.plates import build_plate_detector
 from ..pipeline.config import load_config
-from ..synth.scenes import render_scene
+from ..synth.scenes import draw_osd, render_scene
+from .scene_checks import check_main
 
 #: Seeds of the check's scenes: far from the training set's (`(seed, index)` with index < 4,000,000) and
 #: from the close-up check's.
@@ -53,21 +52,18 @@ def osd_false_boxes(config: Path | None = None, n: int = 200) -> dict[str, Any]:
     detector = build_plate_detector(cfg.plate_detector, cfg.cache_path)
     on_text = scenes_hit = plates = found_plain = found_text = 0
     for index in range(n):
-        plain = render_scene(np.random.default_rng([CHECK_SEED, index]))
-        text = render_scene(np.random.default_rng([CHECK_SEED, index]), osd=1.0)
+        rng = np.random.default_rng([CHECK_SEED, index])
+        plain = render_scene(rng)
         truth = plain.plate_boxes_xyxy
-        changed = np.any(plain.image != text.image, axis=2)
-        boxes_plain, boxes_text = detector(plain.image).xyxy, detector(text.image).xyxy
+        text_image = draw_osd(plain.image, truth, rng)
+        changed = np.any(plain.image != text_image, axis=2)
+        boxes_plain, boxes_text = detector(plain.image).xyxy, detector(text_image).xyxy
         hits = boxes_on_text(boxes_text, truth, changed)
         on_text += hits
         scenes_hit += bool(hits)
         plates += len(truth)
-        for boxes, which in ((boxes_plain, "plain"), (boxes_text, "text")):
-            got = int((iou_matrix(truth, boxes).max(axis=1) >= 0.5).sum()) if len(truth) and len(boxes) else 0
-            if which == "plain":
-                found_plain += got
-            else:
-                found_text += got
+        found_plain += _found(truth, boxes_plain)
+        found_text += _found(truth, boxes_text)
     return {
         "scenes": n,
         "boxes_on_text": on_text,
@@ -78,18 +74,13 @@ def osd_false_boxes(config: Path | None = None, n: int = 200) -> dict[str, Any]:
     }
 
 
+def _found(truth: np.ndarray, boxes: np.ndarray) -> int:
+    """Plates of `truth` some box covers at IoU >= 0.5."""
+    return int((iou_matrix(truth, boxes).max(axis=1) >= 0.5).sum()) if len(truth) and len(boxes) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: embedded models)")
-    parser.add_argument("--n", type=int, default=200, help="scenes")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
-    args = parser.parse_args(argv)
-    result = osd_false_boxes(args.config, args.n)
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return check_main(__doc__, osd_false_boxes, 200, argv)
 
 
 if __name__ == "__main__":

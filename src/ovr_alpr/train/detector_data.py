@@ -283,13 +283,15 @@ def build_dataset(
             label_path = out / "labels" / split / f"{name}.txt"
             if image_path.is_file() and label_path.is_file():
                 image = cv2.imread(str(image_path))
+                hashes = phash(image), ahash(image)
                 plates = len(label_path.read_text().splitlines())
             else:
                 for attempt in range(MAX_SCENE_DRAWS):
                     rng = np.random.default_rng([seed, offset + i] + ([attempt] if attempt else []))
                     scene = render_scene(rng, plate_crops=pool, osd=osd)
                     image = scene.image
-                    if index is None or index.nearest(phash(image), ahash(image)) is None:
+                    hashes = phash(image), ahash(image)
+                    if index is None or index.nearest(*hashes) is None:
                         break
                     redrawn += 1
                 else:
@@ -302,7 +304,7 @@ def build_dataset(
                 lines = scene_label_lines(scene.plate_boxes_xyxy, (image.shape[1], image.shape[0]))
                 label_path.write_text("".join(line + "\n" for line in lines))
                 plates = len(lines)
-            rows.append(_row(split, image_path.resolve(), source, plates, phash(image), ahash(image)))
+            rows.append(_row(split, image_path.resolve(), source, plates, *hashes))
             counts.add(split, source, plates)
     data_yaml = write_data_yaml(out)
     with open(out / "manifest.csv", "w", newline="") as fh:
