@@ -48,3 +48,33 @@ def test_same_seed_same_sample_and_rejected_labels_are_redrawn():
 def test_renders_without_system_fonts():
     s = render_sample(np.random.default_rng(2), fonts=())
     assert s.text and s.image.size
+
+
+def test_emblem_gaps_draw_a_coloured_picture_between_the_groups_and_stay_out_of_the_label():
+    from ovr_alpr.synth.platekit import EMBLEM, _one_line, available_fonts
+
+    fonts = available_fonts() or ("",)
+    printed = "ABC" + EMBLEM + "123"
+    assert label_of(printed) == "ABC123"
+    sheet, ink = (240, 240, 240), (20, 20, 20)
+    plain = _one_line("ABC 123", (300, 150), sheet, ink, np.random.default_rng(5), fonts[0])
+    with_emblem = _one_line(printed, (300, 150), sheet, ink, np.random.default_rng(5), fonts[0])
+
+    # a coloured blob where the plain plate has only grey sheet and dark ink
+    def colourful(img):
+        return int((img.max(axis=2).astype(int) - img.min(axis=2) > 60).sum())
+
+    assert colourful(plain) == 0 and colourful(with_emblem) > 20
+    w = with_emblem.shape[1]
+    xs = np.nonzero(with_emblem.max(axis=2).astype(int) - with_emblem.min(axis=2) > 60)[1]
+    assert 0.3 * w < xs.mean() < 0.7 * w  # between the two groups, not over the first or last character
+
+
+def test_us_plates_with_emblems_and_mixed_series_are_rendered():
+    from ovr_alpr.synth.platekit import EMBLEM
+
+    rng = np.random.default_rng(0)
+    mixed = [text_for_layout("XXX XXX", rng) for _ in range(200)]
+    assert all(len(t) == 7 and t[3] == " " for t in mixed)
+    assert {t[:3].isalpha() for t in mixed} == {True, False}  # letters and digits both drawn per slot
+    assert EMBLEM not in "".join(label_of(t) for t in mixed)

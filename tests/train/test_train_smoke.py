@@ -104,3 +104,32 @@ def test_fine_tune_starts_from_earlier_weights(tmp_path, caplog):
     card = (tmp_path / "b" / "MODEL_CARD.md").read_text()
     assert "Fine-tuned from `checkpoint.pt` (crop jitter x1.5)" in card
     assert "50% of the crops were made to look as a far camera cuts them" in card
+
+
+def test_a_shipped_onnx_reader_is_rebuilt_exactly_and_fine_tunes(tmp_path):
+    """The shipped reader keeps no checkpoint: its folded ONNX graph is turned back into the network."""
+    from ovr_alpr.train.reader import build_model, export_onnx, weights_from_onnx
+
+    opts = tiny(tmp_path / "a", head="ctc")
+    source = build_model(opts)
+    gen = torch.Generator().manual_seed(0)
+    for m in source.modules():  # batch norms that do something, so folding them changes the weights
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5, generator=gen)
+            m.running_var.uniform_(0.3, 2.0, generator=gen)
+            m.weight.data.uniform_(0.5, 1.5, generator=gen)
+            m.bias.data.normal_(0, 0.3, generator=gen)
+    onnx_path = tmp_path / "shipped.onnx"
+    export_onnx(source, onnx_path, opts)
+    images = np.random.default_rng(0).integers(0, 256, (32, opts.height, opts.width, 3), dtype=np.uint8)
+    rebuilt = build_model(opts)
+    rebuilt.load_state_dict(weights_from_onnx(onnx_path, rebuilt, images))
+    rebuilt.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(images)
+        assert torch.allclose(rebuilt(x), source.eval()(x), atol=1e-4)
+    with pytest.raises(ValueError, match="width-mult"):  # another width does not fit
+        wider = build_model(TrainOptions(**{**opts.__dict__, "width_mult": 1.0}))
+        weights_from_onnx(onnx_path, wider, images)
+    tuned = train(TrainOptions(**{**opts.__dict__, "out_dir": tmp_path / "b", "init_weights": onnx_path}))
+    assert tuned["steps"] == opts.steps

@@ -171,7 +171,9 @@ def register(app: typer.Typer) -> None:
             help="share of crops made to look as a far camera cuts them (loose box, 18-40 px, blur, JPEG)",
         ),
         init_weights: Path | None = typer.Option(
-            None, help="start from these weights (a best.pt or a run's checkpoint.pt): fine-tuning"
+            None,
+            help="start from these weights (a best.pt, a run's checkpoint.pt, or a CTC reader's .onnx"
+            " such as the shipped assets/plate_reader.onnx): fine-tuning",
         ),
         resume: bool = typer.Option(False, help="continue from OUT_DIR/checkpoint.pt"),
         export_weights: str = typer.Option(

@@ -27,6 +27,11 @@ from ..imaging import jpeg_roundtrip
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
+#: In a printed string: a gap between character groups with a small picture in it (a state or county
+#: emblem such as Georgia's peach, Pennsylvania's keystone or a heart), as many US plates print. Not part
+#: of the label.
+EMBLEM = "\u2022"
+EMBLEM_SHAPES = ("disc", "peach", "keystone", "star", "heart", "diamond", "blob")
 
 #: Font files tried, most plate-like first; missing ones are skipped.
 FONT_CANDIDATES = (
@@ -79,6 +84,8 @@ US_FORMATS = (
     "LLL 999",
     "99L 999",
     "9L99L9",
+    "XXX XXX",  # X: letter or digit, drawn per plate (mixed and vanity-like series)
+    "XXX XXXX",
 )
 BR_MERCOSUL = ("LLL9L99",)
 BR_OLD = ("LLL-9999",)
@@ -158,12 +165,14 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 def text_for_layout(layout: str, rng: np.random.Generator, hard: bool = True) -> str:
-    """Fill a layout (`L` letter, `9` digit, other characters kept) with random characters.
+    """Fill a layout (`L` letter, `9` digit, `X` either, other characters kept) with random characters.
 
     With `hard`, letters include I, O and Q and a digit next to a letter is 0 more often than chance,
     so the reader learns the pairs it would otherwise guess.
     """
     letters = LETTERS if hard else "ABCDEFGHJKLMNPRSTUVWXYZ"
+    if "X" in layout:
+        layout = "".join("L9"[int(rng.integers(2))] if c == "X" else c for c in layout)
     out = []
     for i, slot in enumerate(layout):
         if slot == "L":
@@ -221,22 +230,40 @@ def _glyph(font_path: str, ch: str, stroke: int, size: int = 64) -> np.ndarray:
     elif ch != " ":
         draw.text((4, size // 3), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
     ink = np.asarray(canvas)
+    if ch == EMBLEM:  # a gap about one character wide; the emblem is drawn in it afterwards
+        return np.zeros((2 * size, max(4, int(font.getlength("0")))), np.uint8)
     if ch == " " or not ink.any():
         return np.zeros((2 * size, max(4, cw // 2)), np.uint8)
     xs = np.flatnonzero(ink.any(axis=0))
     return ink[:, xs.min() : xs.max() + 1].copy()
 
 
-def _text_mask(printed: str, box_w: int, box_h: int, font_path: str, rng: np.random.Generator) -> np.ndarray:
-    """0..1 float mask of `printed` squeezed or centred into a box_w x box_h area."""
+def _text_mask(
+    printed: str,
+    box_w: int,
+    box_h: int,
+    font_path: str,
+    rng: np.random.Generator,
+    gaps: list[tuple[float, float]] | None = None,
+) -> np.ndarray:
+    """0..1 float mask of `printed` squeezed or centred into a box_w x box_h area.
+
+    The x centre (in the box) and width of each `EMBLEM` gap are appended to `gaps` when given.
+    """
     stroke = int(rng.integers(0, 3))
     spacing = int(rng.integers(1, 9))
     parts: list[np.ndarray] = []
+    centres: list[tuple[float, float]] = []
+    x = 0
     for i, ch in enumerate(printed):
         g = _glyph(font_path, ch, stroke)
         if i:
             parts.append(np.zeros((g.shape[0], spacing), np.uint8))
+            x += spacing
+        if ch == EMBLEM:
+            centres.append((x + g.shape[1] / 2, g.shape[1]))
         parts.append(g)
+        x += g.shape[1]
     ink = np.hstack(parts)
     ys = np.flatnonzero(ink.any(axis=1))
     if len(ys) == 0:
@@ -248,6 +275,9 @@ def _text_mask(printed: str, box_w: int, box_h: int, font_path: str, rng: np.ran
     layer = np.zeros((box_h, box_w), np.float32)
     x0 = (box_w - out_w) // 2 + int(rng.integers(-2, 3)) if box_w > out_w + 4 else (box_w - out_w) // 2
     layer[:, x0 : x0 + out_w] = resized
+    if gaps is not None:
+        f = out_w / ink.shape[1]
+        gaps.extend((x0 + c * f, gw * f) for c, gw in centres)
     return layer
 
 
@@ -268,6 +298,70 @@ def _small_text(plate, words: str, x: int, y: int, w: int, h: int, colour, font_
     if w < 4 or h < 3:
         return
     _ink(plate, _text_mask(words, w, h, font_path, rng), x, y, colour)
+
+
+def _emblem(plate: np.ndarray, cx: float, cy: float, size: float, rng: np.random.Generator) -> None:
+    """A small coloured picture centred at (cx, cy), about `size` px high, drawn on `plate` in place."""
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    if rng.random() < 0.6:  # mostly strong colours: red, orange, green, blue
+        colour = ((40, 60, 220), (30, 140, 250), (40, 150, 40), (160, 70, 20), (20, 20, 160))[
+            int(rng.integers(5))
+        ]
+    shape = EMBLEM_SHAPES[int(rng.integers(len(EMBLEM_SHAPES)))]
+    r = max(1.5, size / 2)
+    c = np.array([cx, cy], np.float32)
+    aa = cv2.LINE_AA
+    if shape in ("disc", "peach"):
+        cv2.ellipse(
+            plate,
+            (round(cx), round(cy)),
+            (round(r * rng.uniform(0.8, 1.0)), round(r)),
+            0,
+            0,
+            360,
+            colour,
+            -1,
+            aa,
+        )
+        if shape == "peach":  # a leaf on top
+            leaf = (round(cx + 0.3 * r), round(cy - r))
+            cv2.ellipse(
+                plate,
+                leaf,
+                (max(1, round(0.45 * r)), max(1, round(0.2 * r))),
+                -30,
+                0,
+                360,
+                (40, 140, 40),
+                -1,
+                aa,
+            )
+    else:
+        if shape == "keystone":
+            pts = [(-0.8, -1), (0.8, -1), (0.55, 0.1), (0.75, 1), (-0.75, 1), (-0.55, 0.1)]
+        elif shape == "star":
+            a = np.pi / 2 + np.arange(10) * np.pi / 5
+            rad = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
+            pts = list(zip(rad * np.cos(a), -rad * np.sin(a), strict=True))
+        elif shape == "heart":
+            pts = [
+                (0, 1),
+                (-1, -0.1),
+                (-0.85, -0.75),
+                (-0.4, -0.95),
+                (0, -0.55),
+                (0.4, -0.95),
+                (0.85, -0.75),
+                (1, -0.1),
+            ]
+        elif shape == "diamond":
+            pts = [(0, -1), (0.7, 0), (0, 1), (-0.7, 0)]
+        else:  # blob: a rough outline (a state's shape)
+            a = np.sort(rng.uniform(0, 2 * np.pi, 9))
+            rad = rng.uniform(0.6, 1.0, 9)
+            pts = list(zip(rad * np.cos(a), rad * np.sin(a), strict=True))
+        poly = np.round(np.float32(pts) * r + c).astype(np.int32)
+        cv2.fillPoly(plate, [poly], colour, aa)
 
 
 def _rim(plate: np.ndarray, colour, rng: np.random.Generator) -> None:
@@ -317,8 +411,12 @@ def _one_line(
     my_top = int(h * (0.28 if top else rng.uniform(0.1, 0.2)))
     my_bottom = int(h * (0.2 if bottom else rng.uniform(0.1, 0.2)))
     box_h = h - my_top - my_bottom
-    mask = _text_mask(printed, w - band_w - 2 * mx, box_h, font_path, rng)
+    gaps: list[tuple[float, float]] = []
+    mask = _text_mask(printed, w - band_w - 2 * mx, box_h, font_path, rng, gaps)
     _ink(plate, mask, band_w + mx, my_top, ink)
+    for gx, gw in gaps:  # the emblem fits its gap: it may touch the characters, not cover them
+        size = min(box_h * rng.uniform(0.35, 0.75), gw * rng.uniform(0.7, 1.0))
+        _emblem(plate, band_w + mx + gx, my_top + box_h * rng.uniform(0.4, 0.6), size, rng)
     if top:
         _small_text(
             plate,
@@ -379,6 +477,8 @@ def _layout_plate(rng: np.random.Generator, font_path: str, hard: bool) -> tuple
         plate = _one_line(printed, (520, 111), sheet, black, rng, font_path, band)
     elif kind == "us":
         printed = text_for_layout(US_FORMATS[int(rng.integers(len(US_FORMATS)))], rng, hard)
+        if rng.random() < 0.3 and (" " in printed or "-" in printed):  # an emblem between the groups
+            printed = printed.replace(" ", EMBLEM).replace("-", EMBLEM)
         sheet, ink = US_SCHEMES[int(rng.integers(len(US_SCHEMES)))]
         top = STATE_WORDS[int(rng.integers(len(STATE_WORDS)))] if rng.random() < 0.85 else ""
         bottom = SLOGANS[int(rng.integers(len(SLOGANS)))] if rng.random() < 0.5 else ""

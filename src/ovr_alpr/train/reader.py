@@ -221,6 +221,84 @@ def load_weights(path: Path) -> dict:
     return data
 
 
+def weights_from_onnx(path: Path, model, images: np.ndarray) -> dict:
+    """The state dict of `model` (a `CtcReader`) that computes what the ONNX reader at `path` computes.
+
+    A shipped reader keeps no checkpoint: its ONNX graph has each batch norm folded into the convolution
+    before it. The folded weights go into the convolutions; each batch norm gets the mean and spread of its
+    input measured on `images` (uint8 [N, H, W, 3], e.g. one training batch) as its running statistics and
+    the matching scale and shift, so in eval mode it adds the folded bias exactly and in training mode
+    (batch statistics) it starts close to that. Fine-tuning a shipped model needs no checkpoint, only the
+    model file. Raises ValueError when the graph does not fit the network (other architecture or width)
+    or the rebuilt network does not reproduce the ONNX output.
+    """
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    proto = onnx.load(str(path))
+    init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    layers = [m for m in model.backbone if isinstance(m, torch.nn.Sequential)]
+    if len(convs) != len(layers) + 1:
+        raise ValueError(
+            f"{path}: {len(convs)} convolutions, the network has {len(layers) + 1}; "
+            "pass --head ctc and the --width-mult the model was trained with"
+        )
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    biases = []
+    try:
+        for i, node in enumerate(convs):
+            w, b = (torch.from_numpy(init[name].copy()) for name in node.input[1:3])
+            prefix = f"backbone.{i}." if i < len(layers) else "classifier."
+            key = prefix + ("0.weight" if i < len(layers) else "weight")
+            if state[key].shape != w.shape:
+                raise ValueError(
+                    f"{path}: layer {i} is {tuple(w.shape)}, the network's {tuple(state[key].shape)}; "
+                    "pass the --width-mult the model was trained with"
+                )
+            state[key] = w
+            if i < len(layers):
+                biases.append(b)
+                eps = layers[i][1].eps
+                state[prefix + "1.weight"] = torch.ones_like(b)
+                state[prefix + "1.bias"] = b
+                state[prefix + "1.running_mean"] = torch.zeros_like(b)
+                state[prefix + "1.running_var"] = torch.full_like(b, 1.0 - eps)
+            else:
+                state["classifier.bias"] = b
+    except KeyError as exc:
+        raise ValueError(f"{path}: not a reader exported by `ovr-alpr train reader` ({exc})") from None
+    model.load_state_dict(state)
+    model.eval()
+    stats = []
+    hooks = [
+        layer[0].register_forward_hook(lambda _m, _i, out: stats.append(out.transpose(0, 1).flatten(1)))
+        for layer in layers
+    ]
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    for i, (z, b) in enumerate(zip(stats, biases, strict=True)):
+        mean, var = z.mean(1), z.var(1).clamp_min(1e-4)
+        eps = layers[i][1].eps
+        state[f"backbone.{i}.1.running_mean"] = mean
+        state[f"backbone.{i}.1.running_var"] = var
+        state[f"backbone.{i}.1.weight"] = torch.sqrt(var + eps)
+        state[f"backbone.{i}.1.bias"] = mean + b
+    model.load_state_dict(state)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: images[:16]})[0]
+    with torch.no_grad():
+        want = model(x[:16]).numpy()
+    diff = float(np.abs(got - want).max())
+    if diff > 1e-3:
+        raise ValueError(f"{path}: the rebuilt network differs from the ONNX model by {diff:.2g}")
+    return state
+
+
 def ema_weights(checkpoint: dict) -> dict:
     """The network's state dict of a run's checkpoint: its moving-average weights."""
     return {k.removeprefix("module."): v for k, v in checkpoint["ema"].items() if k != "n_averaged"}
@@ -329,7 +407,22 @@ def train(opts: TrainOptions) -> dict:
         torch.backends.cudnn.benchmark = True
     model = build_model(opts)
     if opts.init_weights and not opts.resume:
-        model.load_state_dict(load_weights(opts.init_weights))
+        if opts.init_weights.suffix == ".onnx":  # a shipped model: rebuild the network from its graph
+            sample = BatchMaker(
+                real,
+                synth_images,
+                synth_labels,
+                opts.slots,
+                opts.width,
+                opts.height,
+                opts.seed + 1,
+                opts.real_fraction,
+                opts.geometry,
+                opts.camera,
+            )(256)[0]
+            model.load_state_dict(weights_from_onnx(opts.init_weights, model, sample))
+        else:
+            model.load_state_dict(load_weights(opts.init_weights))
         log.info("starting from the weights of %s", opts.init_weights)
     model = model.to(device)
     ema = torch.optim.swa_utils.AveragedModel(
