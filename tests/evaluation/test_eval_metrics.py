@@ -120,7 +120,9 @@ def test_score_image_and_tally():
         Path("/data/set"),
     )
     assert hit == [
-        PlateOutcome("a.jpg", "AB-123", "AB123", True, (10.0, 10.0, 110.0, 50.0), (12.0, 10.0, 110.0, 50.0))
+        PlateOutcome(
+            "a.jpg", "AB-123", "AB123", True, (10.0, 10.0, 110.0, 50.0), (12.0, 10.0, 110.0, 50.0), 0.9
+        )
     ]
     other = LabelledImage(Path("/data/set/sub/b.jpg"), np.array([[0, 0, 100, 40]]), ["CD456"])
     miss = score_image(other, [], Path("/data/set"))
@@ -172,3 +174,22 @@ def test_tally_splits_detection_recall_by_plate_size():
     assert by_size["medium"] == {"labels": 1, "detected": 1, "recall": 1.0}
     assert by_size["closeup"] == {"labels": 1, "detected": 1, "recall": 1.0}
     assert SizeRecall().to_dict()["closeup"]["recall"] is None  # no label of that size: no rate
+
+
+def test_reads_by_confidence_counts_what_each_threshold_publishes():
+    from ovr_alpr.evaluation.metrics import reads_by_confidence
+
+    box = (0.0, 0.0, 100.0, 40.0)
+    outcomes = [
+        PlateOutcome("a.jpg", "AB123", "AB123", True, box, box, 0.97),
+        PlateOutcome("b.jpg", "CD456", "CD458", True, box, box, 0.55),  # wrong and unsure
+        PlateOutcome("c.jpg", "EF789", "EF789", True, box, box, 0.7),
+        PlateOutcome("d.jpg", "GH111", "", False, box, None, None),  # not found: never published
+        PlateOutcome("e.jpg", "", "XY1", True, box, box, 0.99),  # no text label: not counted
+    ]
+    rows = {r["threshold"]: r for r in reads_by_confidence(outcomes, (0.0, 0.6, 0.9, 0.99))}
+    assert (rows[0.0]["published"], rows[0.0]["right"], rows[0.0]["wrong"]) == (3, 2, 1)
+    assert rows[0.0]["share"] == 3 / 4 and rows[0.0]["precision"] == 2 / 3
+    assert (rows[0.6]["published"], rows[0.6]["wrong"], rows[0.6]["precision"]) == (2, 0, 1.0)
+    assert rows[0.9]["published"] == 1
+    assert rows[0.99]["published"] == 0 and rows[0.99]["precision"] is None

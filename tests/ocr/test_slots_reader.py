@@ -12,6 +12,7 @@ from ovr_alpr.errors import ConfigError, ModelError
 from ovr_alpr.ocr import build_reader
 from ovr_alpr.ocr.slots import FAST_PLATE_OCR_ALPHABET, FixedSlotReader, PlateConfig
 from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.plate_text.text import PlateText
 from ovr_alpr.synth.plates import random_plate_text, render_plate
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -177,10 +178,27 @@ def test_box_variants_read_in_one_batch_and_keep_the_most_confident(fake_backend
         metadata={},
     )
     reader = FixedSlotReader(backend, variants=("full", "tight", "loose"))
-    assert reader.read(np.zeros((50, 100, 3), np.uint8)).text == "A7"
+    read = reader.read(np.zeros((50, 100, 3), np.uint8))
+    assert read.text == "A7"
     assert backend.calls[0].shape == (3, 64, 128, 3)
+    # its confidence says the variants disagree: "A" read by two of three, "7" by one of three
+    assert read.char_confidences == pytest.approx(((0.6 + 0.95) / 3, 0.9 / 3))
     with pytest.raises(ValueError, match="pick from full, tight, loose"):
         FixedSlotReader(backend, variants=("band",))
+
+
+def test_agreed_read_keeps_the_confidence_of_variants_that_agree_and_lowers_the_rest():
+    from ovr_alpr.ocr.slots import agreed_read
+
+    a = PlateText("AB12", 0.9, (0.9, 0.9, 0.9, 0.9), ((("8", 0.05),),) * 4)
+    same = PlateText("AB12", 0.8, (0.7, 0.9, 0.7, 0.9))
+    assert agreed_read([a, same]).char_confidences == pytest.approx((0.8, 0.9, 0.8, 0.9))
+    one_off = agreed_read([a, PlateText("A812", 0.85, (0.9, 0.6, 0.9, 1.0))])
+    assert one_off.text == "AB12" and one_off.char_alternatives == a.char_alternatives
+    assert one_off.char_confidences == pytest.approx((0.9, 0.45, 0.9, 0.95))
+    longer = agreed_read([a, PlateText("AB123", 0.5, (0.5,) * 5)])  # another length agrees nowhere
+    assert longer.char_confidences == pytest.approx((0.45,) * 4) and longer.confidence == pytest.approx(0.45)
+    assert agreed_read([a]) is a  # one variant: as read
 
 
 def test_box_variant_geometry():

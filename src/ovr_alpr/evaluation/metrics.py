@@ -183,6 +183,7 @@ class PlateOutcome:
         detected: a read's box matched the label at IoU >= 0.5.
         label_xyxy: the labelled box in px.
         read_xyxy: the scored read's box in px, None when none.
+        confidence: the scored read's OCR confidence 0..1, None when none.
     """
 
     file: str
@@ -191,6 +192,7 @@ class PlateOutcome:
     detected: bool
     label_xyxy: tuple[float, float, float, float]
     read_xyxy: tuple[float, float, float, float] | None = None
+    confidence: float | None = None
 
     @property
     def has_text(self) -> bool:
@@ -252,6 +254,37 @@ class Tally:
     @property
     def detection_precision(self) -> float | None:
         return self.true_positives / self.predictions if self.predictions else None
+
+
+#: OCR confidence thresholds of the reads-by-confidence table (`reads_by_confidence`).
+CONFIDENCE_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def reads_by_confidence(
+    outcomes: Sequence[PlateOutcome], thresholds: Sequence[float] = CONFIDENCE_THRESHOLDS
+) -> list[dict[str, float | int | None]]:
+    """What a confidence threshold would publish: per threshold, of the text-labelled plates, how many got a
+    read at or above it (`published`, `share` of all), how many of those are right and wrong, and
+    `precision` (right / published; None when nothing is published). A wrong read costs more than no read,
+    so this is what `ocr.min_confidence` trades.
+    """
+    scored = [(o.confidence or 0.0, o.correct) for o in outcomes if o.has_text and o.read]
+    total = sum(o.has_text for o in outcomes)
+    rows = []
+    for t in thresholds:
+        kept = [ok for c, ok in scored if c >= t]
+        right = sum(kept)
+        rows.append(
+            {
+                "threshold": t,
+                "published": len(kept),
+                "right": right,
+                "wrong": len(kept) - right,
+                "share": len(kept) / total if total else None,
+                "precision": right / len(kept) if kept else None,
+            }
+        )
+    return rows
 
 
 #: Why a labelled plate was not read exactly (see `miss_cause`).

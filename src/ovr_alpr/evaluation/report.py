@@ -28,6 +28,28 @@ def size_recall_text(by_size: dict[str, dict]) -> str:
     )
 
 
+def _publish_text(row: dict) -> str:
+    return (
+        f"{_pct(row['share'])} of plates ({row['published']}), {_pct(row['precision'])} of them right "
+        f"({row['wrong']} wrong)"
+    )
+
+
+def confidence_text(d: dict[str, Any]) -> str | None:
+    """`reads with OCR confidence >= 0.6 (ocr.min_confidence): ...; >= 0.9: ...`, None without text labels."""
+    rows = {r["threshold"]: r for r in d.get("reads_by_confidence", [])}
+    if not rows or all(r["share"] is None for r in rows.values()):
+        return None
+    parts = []
+    if d.get("min_confidence") in rows:
+        parts.append(
+            f">= {d['min_confidence']:g} (ocr.min_confidence) {_publish_text(rows[d['min_confidence']])}"
+        )
+    if 0.9 in rows and d.get("min_confidence") != 0.9:
+        parts.append(f">= 0.9 {_publish_text(rows[0.9])}")
+    return "reads with OCR confidence " + "; ".join(parts) if parts else None
+
+
 def summary_lines(result: EvalResult) -> list[str]:
     d = result.to_dict()
     lines = [
@@ -39,6 +61,9 @@ def summary_lines(result: EvalResult) -> list[str]:
         f"{d['ms_per_image']:.1f} ms per image (mean), {d['p50_ms_per_image']:.1f} ms p50",
         f"detection recall by size: {size_recall_text(d['detection_recall_by_size'])} ({size_buckets_doc()})",
     ]
+    conf = confidence_text(d)
+    if conf:
+        lines.append(conf)
     if d["skipped_images"]:
         lines.append(f"{len(d['skipped_images'])} undecodable image(s) skipped: {d['skipped_images'][0]} ...")
     if d["misses"]:
@@ -106,6 +131,21 @@ def _markdown(d: dict[str, Any], sheet: Path | None) -> str:
         "labelled) as false positives, so it is a lower bound. Recall by size: " + size_buckets_doc() + ".",
         "",
         "![metrics](metrics.png)",
+        "",
+        "## Reads by OCR confidence",
+        "",
+        "What a confidence threshold publishes, over the text-labelled plates: a wrong read costs more than "
+        "no read, so `ocr.min_confidence` (a video track's read below it is not published"
+        + (f"; configured: {d['min_confidence']:g}" if d.get("min_confidence") is not None else "")
+        + ") trades plates read for plates read wrong.",
+        "",
+        "| confidence >= | plates published | share | right | wrong | right among published |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['threshold']:g} | {r['published']} | {_pct(r['share'])} | {r['right']} | {r['wrong']} "
+            f"| {_pct(r['precision'])} |"
+            for r in d.get("reads_by_confidence", [])
+        ),
         "",
         "## Stages (ms)",
         "",

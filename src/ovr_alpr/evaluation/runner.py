@@ -15,7 +15,16 @@ from tqdm import tqdm
 from ..pipeline.alpr import Alpr
 from ..pipeline.config import AppConfig
 from .datasets import LabelledImage, load_dataset
-from .metrics import MISS_CAUSES, PlateOutcome, Tally, char_confusions, miss_cause, pick_reads
+from .metrics import (
+    CONFIDENCE_THRESHOLDS,
+    MISS_CAUSES,
+    PlateOutcome,
+    Tally,
+    char_confusions,
+    miss_cause,
+    pick_reads,
+    reads_by_confidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,8 @@ class EvalResult:
         image_ms: wall time of `Alpr.read` per image, ms (image decoding from disk excluded).
         stages: the reader's per-stage timer summary (p50/p95/mean ms).
         skipped_images: images that could not be decoded (not scored; their labels not counted).
+        min_confidence: the configured `ocr.min_confidence` (a video track's read below it is not
+            published), for the reads-by-confidence summary.
     """
 
     dataset: str
@@ -39,6 +50,7 @@ class EvalResult:
     image_ms: list[float] = field(default_factory=list)
     stages: dict[str, Any] = field(default_factory=dict)
     skipped_images: list[str] = field(default_factory=list)
+    min_confidence: float | None = None
 
     @property
     def misses(self) -> list[PlateOutcome]:
@@ -81,6 +93,11 @@ class EvalResult:
                 c: sum(miss_cause(o.read, o.expected, o.detected) == c for o in self.misses)
                 for c in MISS_CAUSES
             },
+            "min_confidence": self.min_confidence,
+            "reads_by_confidence": reads_by_confidence(
+                self.outcomes,
+                sorted({*CONFIDENCE_THRESHOLDS, *([self.min_confidence] if self.min_confidence else [])}),
+            ),
             "char_confusions": [
                 {"label": a, "read": b, "count": n}
                 for (a, b), n in char_confusions(
@@ -106,7 +123,7 @@ def evaluate(dataset: str | Path, cfg: AppConfig, limit: int = 0, progress: bool
     root = Path(dataset).expanduser()
     alpr = Alpr(cfg)
     alpr.timer.reset()
-    result = EvalResult(str(dataset), Tally())
+    result = EvalResult(str(dataset), Tally(), min_confidence=cfg.ocr.min_confidence)
     for sample in tqdm(samples, desc="eval", unit="img", disable=not progress, leave=False):
         image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
         if image is None:
@@ -146,6 +163,7 @@ def score_image(sample: LabelledImage, reads: list, root: Path | None = None) ->
                 detected=bool(box_match[j] >= 0),
                 label_xyxy=tuple(float(v) for v in label_box),
                 read_xyxy=tuple(float(v) for v in pred_xyxy[k]) if k >= 0 else None,
+                confidence=float(reads[k].confidence) if k >= 0 else None,
             )
         )
     return outcomes
