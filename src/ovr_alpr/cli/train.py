@@ -17,7 +17,10 @@ _SHARED = Path("../shared/data")
 
 def detector_command(
     weights: Path = typer.Option(
-        ..., "--weights", help="starting .pt (e.g. fastanpr==0.1.13's fastanpr/best.pt, YOLOv8n plates)"
+        ...,
+        "--weights",
+        help="starting .pt (e.g. fastanpr==0.1.13's fastanpr/best.pt, YOLOv8n plates), or a detector's ONNX "
+        "export such as the shipped src/ovr_alpr/assets/plate_detector.onnx (rebuilt into a checkpoint)",
     ),
     weights_licence: str = typer.Option("AGPL-3.0", "--weights-licence", help="its licence, for the card"),
     out_dir: Path = typer.Option(

@@ -42,7 +42,8 @@ class DetectorTrainConfig:
 
     Attributes:
         out_dir: run folder: `data/` (the dataset), `run/` (Ultralytics' run), the ONNX and the card.
-        weights: starting `.pt` checkpoint (a YOLOv8n/YOLO11n, ideally already trained on plates).
+        weights: starting `.pt` checkpoint (a YOLOv8n/YOLO11n, ideally already trained on plates), or a
+            detector's ONNX export such as the shipped `assets/plate_detector.onnx` (`checkpoint_from_onnx`).
         weights_licence: its licence, for the card.
         data_dir: the shared YOLO detection set (`shared/data/train/detect`), or None for scenes only.
         eval_dirs: evaluation folders no training image may come from (checked before training).
@@ -131,6 +132,114 @@ def _eta_callback(started: float):
     return on_fit_epoch_end
 
 
+#: Architectures a shipped detector ONNX is matched against (the one whose weights fit every initializer).
+ONNX_ARCHITECTURES = ("yolov8n.yaml", "yolo11n.yaml", "yolov8s.yaml", "yolo11s.yaml")
+
+
+def checkpoint_from_onnx(onnx_path: Path, out_pt: Path, images: list[np.ndarray]) -> Path:
+    """An Ultralytics checkpoint (`.pt`) of the detector exported to `onnx_path`, to fine-tune a shipped
+    detector (e.g. `src/ovr_alpr/assets/plate_detector.onnx`) that keeps no checkpoint.
+
+    The architecture is the one of `ONNX_ARCHITECTURES` whose parameters have the graph's initializer names
+    and shapes (Ultralytics exports them under the module names); each folded convolution + batch norm is
+    unfolded by `train.unfold`, its statistics measured on `images` (BGR frames, resized to the input).
+    The rebuilt network must give the graph's scores within 0.02 (the shipped graph computes in FP16).
+
+    Raises:
+        ConfigError: no architecture fits the graph, or the rebuilt network does not reproduce it.
+    """
+    import cv2
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    _import_yolo()
+    from ultralytics.nn.tasks import DetectionModel
+
+    from .unfold import calibrate, set_folded
+
+    proto = onnx.load(str(onnx_path))
+    init = {
+        t.name: torch.from_numpy(onnx.numpy_helper.to_array(t).astype(np.float32))
+        for t in proto.graph.initializer
+    }
+    meta = {p.key: p.value for p in proto.metadata_props}
+    names = _literal(meta.get("names", "{0: 'plate'}"))
+    size = int(proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value or 640)
+    folded = sorted(k[: -len(".conv.weight")] for k in init if k.endswith(".conv.weight"))
+    folded = [k for k in folded if k + ".conv.bias" in init]
+    plain = [k for k in init if not any(k.startswith(p + ".conv.") for p in folded)]
+    model = None
+    for arch in ONNX_ARCHITECTURES:
+        candidate = DetectionModel(arch, nc=len(names), verbose=False)
+        params = dict(candidate.named_parameters())
+        fits = all(
+            f"{p}.conv.weight" in params
+            and params[f"{p}.conv.weight"].shape == init[f"{p}.conv.weight"].shape
+            for p in folded
+        ) and all(k in params and params[k].shape == init[k].shape for k in plain)
+        if fits:
+            model, architecture = candidate, arch
+            break
+    if model is None:
+        raise ConfigError(
+            f"{onnx_path}: its weights fit none of {', '.join(ONNX_ARCHITECTURES)}",
+            "give the Ultralytics .pt the model was exported from",
+        )
+    modules = dict(model.named_modules())
+    pairs = [(modules[p].conv, modules[p].bn) for p in folded]
+    for (conv, bn), p in zip(pairs, folded, strict=True):
+        set_folded(conv, bn, init[f"{p}.conv.weight"], init[f"{p}.conv.bias"])
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        for k in plain:
+            params[k].copy_(init[k])
+    batch = np.stack([cv2.resize(im, (size, size))[..., ::-1] for im in images]).transpose(0, 3, 1, 2)
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32) / 255.0)
+    calibrate(model, pairs, lambda: model(x))
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = session.get_inputs()[0].name
+    got = np.concatenate([session.run(None, {feed: x[i : i + 1].numpy()})[0] for i in range(min(8, len(x)))])
+    with torch.no_grad():
+        want = model(x[: len(got)])[0].numpy()
+    diff = float(np.abs(got[:, 4:] - want[:, 4:]).max())
+    if diff > 0.02:
+        raise ConfigError(
+            f"{onnx_path}: the rebuilt {architecture} differs from the graph by {diff:.3f} in its scores",
+            "give the Ultralytics .pt the model was exported from",
+        )
+    model.names = names
+    model.args = {"imgsz": size, "task": "detect"}
+    out_pt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"model": model.float(), "train_args": {"imgsz": size}, "date": None, "version": meta.get("version")},
+        out_pt,
+    )
+    log.info("rebuilt %s from %s (%s, scores within %.4f)", out_pt, onnx_path, architecture, diff)
+    return out_pt
+
+
+def sample_images(data_dir: Path, n: int = 32) -> list[np.ndarray]:
+    """Up to `n` training images of a built dataset, evenly spread (BGR), to calibrate a rebuilt network."""
+    import cv2
+
+    files = sorted(p for p in (Path(data_dir) / "images" / "train").iterdir() if p.suffix in (".jpg", ".png"))
+    picked = (
+        [files[i] for i in np.linspace(0, len(files) - 1, min(n, len(files))).astype(int)] if files else []
+    )
+    images = [im for im in (cv2.imread(str(p)) for p in picked) if im is not None]
+    if not images:
+        raise ConfigError(f"no training images in {data_dir}/images/train", "build the dataset first")
+    return images
+
+
+def _literal(text: str) -> dict[int, str]:
+    import ast
+
+    value = ast.literal_eval(text)
+    return {int(k): str(v) for k, v in value.items()}
+
+
 def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     """Builds the data, trains (or resumes), exports ONNX and writes the card (see the module docstring).
 
@@ -171,7 +280,10 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
                 eval_dirs=[d for d in cfg.eval_dirs if Path(d).is_dir()],
             )
         check_no_eval_images(data_dir / "manifest.csv", cfg.eval_dirs)
-        model = YOLO(str(cfg.weights))
+        weights = Path(cfg.weights)
+        if weights.suffix == ".onnx":  # a shipped detector: rebuild a checkpoint from its graph
+            weights = checkpoint_from_onnx(weights, out / "start.pt", sample_images(data_dir))
+        model = YOLO(str(weights))
         model.add_callback("on_fit_epoch_end", _eta_callback(t0))
         args: dict[str, Any] = {
             "data": str(data_yaml),

@@ -225,16 +225,16 @@ def weights_from_onnx(path: Path, model, images: np.ndarray) -> dict:
     """The state dict of `model` (a `CtcReader`) that computes what the ONNX reader at `path` computes.
 
     A shipped reader keeps no checkpoint: its ONNX graph has each batch norm folded into the convolution
-    before it. The folded weights go into the convolutions; each batch norm gets the mean and spread of its
-    input measured on `images` (uint8 [N, H, W, 3], e.g. one training batch) as its running statistics and
-    the matching scale and shift, so in eval mode it adds the folded bias exactly and in training mode
-    (batch statistics) it starts close to that. Fine-tuning a shipped model needs no checkpoint, only the
-    model file. Raises ValueError when the graph does not fit the network (other architecture or width)
-    or the rebuilt network does not reproduce the ONNX output.
+    before it. `train.unfold` puts the folded weights back and calibrates the batch norms on `images` (uint8
+    [N, H, W, 3], e.g. one training batch), so fine-tuning a shipped model needs only the model file. Raises
+    ValueError when the graph does not fit the network (other architecture or width) or the rebuilt network
+    does not reproduce the ONNX output.
     """
     import onnx
     import onnxruntime as ort
     import torch
+
+    from .unfold import calibrate, set_folded
 
     proto = onnx.load(str(path))
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
@@ -245,50 +245,28 @@ def weights_from_onnx(path: Path, model, images: np.ndarray) -> dict:
             f"{path}: {len(convs)} convolutions, the network has {len(layers) + 1}; "
             "pass --head ctc and the --width-mult the model was trained with"
         )
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    biases = []
     try:
-        for i, node in enumerate(convs):
-            w, b = (torch.from_numpy(init[name].copy()) for name in node.input[1:3])
-            prefix = f"backbone.{i}." if i < len(layers) else "classifier."
-            key = prefix + ("0.weight" if i < len(layers) else "weight")
-            if state[key].shape != w.shape:
-                raise ValueError(
-                    f"{path}: layer {i} is {tuple(w.shape)}, the network's {tuple(state[key].shape)}; "
-                    "pass the --width-mult the model was trained with"
-                )
-            state[key] = w
-            if i < len(layers):
-                biases.append(b)
-                eps = layers[i][1].eps
-                state[prefix + "1.weight"] = torch.ones_like(b)
-                state[prefix + "1.bias"] = b
-                state[prefix + "1.running_mean"] = torch.zeros_like(b)
-                state[prefix + "1.running_var"] = torch.full_like(b, 1.0 - eps)
-            else:
-                state["classifier.bias"] = b
+        folded = [
+            tuple(torch.from_numpy(init[name].astype(np.float32)) for name in node.input[1:3])
+            for node in convs
+        ]
     except KeyError as exc:
         raise ValueError(f"{path}: not a reader exported by `ovr-alpr train reader` ({exc})") from None
-    model.load_state_dict(state)
-    model.eval()
-    stats = []
-    hooks = [
-        layer[0].register_forward_hook(lambda _m, _i, out: stats.append(out.transpose(0, 1).flatten(1)))
-        for layer in layers
-    ]
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    targets = [layer[0].weight for layer in layers] + [model.classifier.weight]
+    for i, ((w, _b), target) in enumerate(zip(folded, targets, strict=True)):
+        if target.shape != w.shape:
+            raise ValueError(
+                f"{path}: layer {i} is {tuple(w.shape)}, the network's {tuple(target.shape)}; "
+                "pass the --width-mult the model was trained with"
+            )
+    pairs = [(layer[0], layer[1]) for layer in layers]
+    for (conv, bn), (w, b) in zip(pairs, folded, strict=False):
+        set_folded(conv, bn, w, b)
     with torch.no_grad():
-        model(x)
-    for h in hooks:
-        h.remove()
-    for i, (z, b) in enumerate(zip(stats, biases, strict=True)):
-        mean, var = z.mean(1), z.var(1).clamp_min(1e-4)
-        eps = layers[i][1].eps
-        state[f"backbone.{i}.1.running_mean"] = mean
-        state[f"backbone.{i}.1.running_var"] = var
-        state[f"backbone.{i}.1.weight"] = torch.sqrt(var + eps)
-        state[f"backbone.{i}.1.bias"] = mean + b
-    model.load_state_dict(state)
+        model.classifier.weight.copy_(folded[-1][0])
+        model.classifier.bias.copy_(folded[-1][1])
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    calibrate(model, pairs, lambda: model(x))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: images[:16]})[0]
     with torch.no_grad():
@@ -296,7 +274,7 @@ def weights_from_onnx(path: Path, model, images: np.ndarray) -> dict:
     diff = float(np.abs(got - want).max())
     if diff > 1e-3:
         raise ValueError(f"{path}: the rebuilt network differs from the ONNX model by {diff:.2g}")
-    return state
+    return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def ema_weights(checkpoint: dict) -> dict:
