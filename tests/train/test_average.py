@@ -121,3 +121,28 @@ def test_average_refuses_other_networks_and_single_runs(runs, tmp_path):
         average_runs([runs / "a"], tmp_path / "x", command="test")
     with pytest.raises(ConfigError, match=r"checkpoint\.pt does not exist"):
         average_runs([runs / "a", tmp_path / "nothing"], tmp_path / "x", command="test")
+
+
+def test_a_reader_onnx_joins_the_runs_started_from_it(runs, tmp_path):
+    """Runs fine-tuned from a shipped reader's ONNX average with it (it keeps no checkpoint)."""
+    start = runs / "base" / "reader.onnx"
+    tuned = train(_tiny(tmp_path / "c", seed=3, init_weights=start))
+    assert tuned["steps"] == 3
+    write_manifest(read_manifest(runs / "b" / "manifest.jsonl"), tmp_path / "c" / "manifest.jsonl")
+    out = tmp_path / "avg"
+    metrics = average_runs([start, tmp_path / "c"], out, command="ovr-alpr train average base.onnx c")
+    assert [r["run"] for r in metrics["runs"]] == [str(tmp_path / "c"), str(start)]
+    assert set(metrics["rendered_exact"]) == {"average", str(tmp_path / "c"), str(start)}
+    assert (out / "reader.onnx").is_file() and (out / "manifest.jsonl").is_file()
+    # the average lies between the two: its first convolution is the mean of theirs
+    import onnx
+
+    def first_conv(path):
+        proto = onnx.load(str(path))
+        name = next(n for n in proto.graph.node if n.op_type == "Conv").input[1]
+        return next(onnx.numpy_helper.to_array(t) for t in proto.graph.initializer if t.name == name)
+
+    a, c, avg = first_conv(start), first_conv(tmp_path / "c" / "reader.onnx"), first_conv(out / "reader.onnx")
+    assert not np.allclose(a, c) and np.abs(avg - (a + c) / 2).max() < 0.05 * np.abs(a).max()
+    with pytest.raises(ConfigError, match="no run folder"):
+        average_runs([start, start], tmp_path / "x", command="pytest")

@@ -101,7 +101,11 @@ def detector_command(
 
 
 def average_command(
-    runs: list[Path] = typer.Argument(..., help="run folders of `train reader` fine-tuned from one start"),
+    runs: list[Path] = typer.Argument(
+        ...,
+        help="run folders of `train reader` fine-tuned from one start, and optionally that start's .onnx "
+        "(e.g. src/ovr_alpr/assets/plate_reader.onnx when the runs started from it)",
+    ),
     out_dir: Path = typer.Option(Path("out/reader-average"), "--out-dir", help="where ONNX, card go"),
 ) -> None:
     """Average the weights of reader runs fine-tuned from the same weights into one reader (ONNX, card)."""

@@ -4,6 +4,11 @@ Fine-tunes of the same weights stay in one basin of the loss, so the mean of the
 well as an ensemble of them at the cost of one network (Wortsman et al., "Model soups", ICML 2022). Runs
 that do not share a start average to noise; that is caught on the real crops no run trained on and on
 freshly rendered plates, and refused.
+
+Besides run folders, a reader's ONNX (e.g. the shipped `assets/plate_reader.onnx`, which fine-tunes
+started from with `--init-weights`) can be averaged in: its network is rebuilt by `reader.weights_from_onnx`,
+its batch norms calibrated on `UNFOLD_PLATES` plates rendered with `UNFOLD_SEED`. It brings no manifest: the
+average's manifest is its run folders' (the model's own training record stays where it was shipped).
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ MIN_SHARE_OF_WEAKEST = 0.5
 #: Plates rendered for the check, and their seed (training runs render with their own small seeds).
 RENDERED_CHECK = 300
 CHECK_SEED = 90210
+#: Plates rendered to calibrate the batch norms of an ONNX reader averaged in, and their seed.
+UNFOLD_PLATES = 256
+UNFOLD_SEED = 4242
 
 
 def _checkpoint(run: Path) -> dict:
@@ -63,10 +71,22 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
 
     from .card import write_average_card
     from .data import render_synthetic
-    from .reader import TrainOptions, _dev_sets, build_model, ema_weights, exact_match, export_onnx
+    from .reader import (
+        TrainOptions,
+        _dev_sets,
+        build_model,
+        ema_weights,
+        exact_match,
+        export_onnx,
+        weights_from_onnx,
+    )
 
     if len(runs) < 2:
         raise ConfigError("averaging needs at least two runs", "give two or more run folders")
+    models = [run for run in runs if run.suffix == ".onnx"]
+    runs = [run for run in runs if run.suffix != ".onnx"]
+    if not runs:
+        raise ConfigError("no run folder among the inputs", "give at least one `ovr-alpr train reader` run")
     ckpts = [_checkpoint(run) for run in runs]
     options = [c["options"] for c in ckpts]
     for run, opts in zip(runs[1:], options[1:], strict=True):
@@ -77,10 +97,6 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
                 "average runs of one network, fine-tuned from the same weights",
             )
     states = [ema_weights(c) for c in ckpts]
-    mean = {
-        k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
-        for k, v in states[0].items()
-    }
     first = options[0]
     opts = TrainOptions(
         out_dir=out_dir,
@@ -91,6 +107,19 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         slots=int(first["slots"]),
         command=command,
     )
+    if models:
+        calib, _ = render_synthetic(UNFOLD_PLATES, UNFOLD_SEED, opts.width, opts.height, None, set(), 1)
+        for path in models:
+            if not path.is_file():
+                raise ConfigError(f"{path} does not exist", "give a reader's .onnx or a run folder")
+            try:
+                states.append(weights_from_onnx(path, build_model(opts), calib))
+            except ValueError as exc:
+                raise ConfigError(str(exc), "average readers of one network") from None
+    mean = {
+        k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[0].items()
+    }
 
     def network(state: dict):
         model = build_model(opts)
@@ -98,7 +127,7 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         return model.eval()
 
     averaged = network(mean)
-    run_models = {str(run): network(state) for run, state in zip(runs, states, strict=True)}
+    run_models = {str(run): network(state) for run, state in zip([*runs, *models], states, strict=True)}
 
     def compare(images, labels: list[str], what: str) -> dict[str, float]:
         """Exact match of the average and of each run; refused when the average reads far worse."""
@@ -136,7 +165,8 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         "runs": [
             {"run": str(run), "command": o.get("command"), "steps": c.get("step"), "seed": o.get("seed")}
             for run, o, c in zip(runs, options, ckpts, strict=True)
-        ],
+        ]
+        + [{"run": str(m), "command": "(an ONNX reader)", "steps": None, "seed": None} for m in models],
         "held_out_crops": len(real_labels),
         "held_out_exact": real,
         "rendered_plates": len(labels),
