@@ -196,7 +196,8 @@ class FixedSlotReader:
     Characters outside `alphabet` are masked out before the argmax. Each read carries per-character
     probabilities and the runner-up characters, so format repair and fusion work as with the CTC reader.
     Each crop is read as each of `variants` (`BOX_VARIANTS`: as cut, tighter, looser) in one batch and the
-    most confident read is kept; the default reads it once, as cut.
+    most confident read is kept, its confidence weighted by how far the variants agree (`agreed_read`); the
+    default reads it once, as cut.
 
     Args:
         backend: the loaded model: uint8 [N, H, W, C] in, probabilities [N, slots * classes] out.
