@@ -133,3 +133,12 @@ def test_a_shipped_onnx_reader_is_rebuilt_exactly_and_fine_tunes(tmp_path):
         weights_from_onnx(onnx_path, wider, images)
     tuned = train(TrainOptions(**{**opts.__dict__, "out_dir": tmp_path / "b", "init_weights": onnx_path}))
     assert tuned["steps"] == opts.steps
+
+
+def test_an_onnx_that_is_no_reader_is_a_one_line_config_error(tmp_path):
+    from ovr_alpr.errors import ConfigError
+    from ovr_alpr.runtime.zoo import default_model_path
+
+    opts = tiny(tmp_path / "a", head="ctc", init_weights=default_model_path("plate_ovr"))  # a detector
+    with pytest.raises(ConfigError, match="convolutions, the network has"):
+        train(opts)

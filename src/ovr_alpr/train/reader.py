@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from .data import ALPHABET, PAD, BatchMaker, RealSet, decode, render_synthetic, to_input
 from .manifest import (
     Entry,
@@ -398,7 +399,12 @@ def train(opts: TrainOptions) -> dict:
                 opts.geometry,
                 opts.camera,
             )(256)[0]
-            model.load_state_dict(weights_from_onnx(opts.init_weights, model, sample))
+            try:
+                model.load_state_dict(weights_from_onnx(opts.init_weights, model, sample))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"--init-weights {exc}", "give a reader exported by `ovr-alpr train reader`"
+                ) from None
         else:
             model.load_state_dict(load_weights(opts.init_weights))
         log.info("starting from the weights of %s", opts.init_weights)
