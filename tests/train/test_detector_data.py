@@ -195,3 +195,24 @@ def test_a_rendered_scene_that_hashes_like_an_evaluation_image_is_drawn_again(tm
         first / "images" / "train" / "synth_0000001.jpg"
     ).read_bytes()
     assert not find_leaks(read_manifest(again / "manifest.csv"), [evals.parent])
+
+
+def test_kit_scenes_carry_plates_of_the_reader_renderer_and_are_counted(tmp_path):
+    from ovr_alpr.train.detector_data import kit_plates
+
+    plates = kit_plates(0, n=6)
+    assert len(plates) == 6 and all(p.ndim == 3 and p.shape[1] > p.shape[0] // 2 for p in plates)
+    out = tmp_path / "kit"
+    build_dataset(
+        out, None, synth_train=1, synth_val=0, seed=0, progress=False, kit_scenes_train=3, kit_scenes_val=1
+    )
+    kit = sorted((out / "images" / "train").glob("synthk_*.jpg"))
+    assert [p.name for p in kit] == [f"synthk_{4_000_000 + i:07d}.jpg" for i in range(3)]
+    assert len(list((out / "images" / "val").glob("synthk_*.jpg"))) == 1
+    counts = json.loads((out / "counts.json").read_text())
+    assert "synth_kit" in json.dumps(counts)
+    rows = read_manifest(out / "manifest.csv")
+    assert len(rows) == 5
+    # every kit scene has its plates labelled
+    for p in kit:
+        assert (out / "labels" / "train" / f"{p.stem}.txt").read_text().strip()

@@ -39,6 +39,10 @@ def detector_command(
     ),
     crop_scenes_train: int = typer.Option(0, "--crop-scenes-train", min=0, help="scenes with real plates"),
     crop_scenes_val: int = typer.Option(0, "--crop-scenes-val", min=0),
+    kit_scenes_train: int = typer.Option(
+        0, "--kit-scenes-train", min=0, help="scenes with plates of the reader's renderer (US emblems, ...)"
+    ),
+    kit_scenes_val: int = typer.Option(0, "--kit-scenes-val", min=0),
     epochs: int = typer.Option(30, "--epochs", min=1, help="epochs (re-planned to fit --hours when set)"),
     hours: float | None = typer.Option(None, "--hours", min=0.01, help="wall-time budget of the training"),
     imgsz: int = typer.Option(416, "--imgsz", min=64, help="input side in px"),
@@ -81,6 +85,8 @@ def detector_command(
         crop_dir=crops if crops and str(crops) else None,
         crop_scenes_train=crop_scenes_train,
         crop_scenes_val=crop_scenes_val,
+        kit_scenes_train=kit_scenes_train,
+        kit_scenes_val=kit_scenes_val,
         epochs=epochs,
         hours=hours,
         imgsz=imgsz,

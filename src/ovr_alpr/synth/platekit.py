@@ -628,6 +628,18 @@ def degrade(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def clean_plate(
+    rng: np.random.Generator, fonts: tuple[str, ...] | None = None, hard: bool = True
+) -> tuple[np.ndarray, str, str]:
+    """(plate BGR, label, layout) of a random layout as printed, before any placing or degradation (with its
+    bolts and frame dirt): to mount on vehicles in rendered scenes (`synth.scenes`, via `plate_crops`)."""
+    fonts = fonts if fonts is not None else available_fonts()
+    font_path = fonts[int(rng.integers(len(fonts)))] if fonts else ""
+    plate, label, layout = _layout_plate(rng, font_path, hard)
+    _bolts_and_frame(plate, rng)
+    return plate, label, layout
+
+
 def render_sample(
     rng: np.random.Generator,
     hard: bool = True,

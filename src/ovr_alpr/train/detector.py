@@ -49,6 +49,8 @@ class DetectorTrainConfig:
         eval_dirs: evaluation folders no training image may come from (checked before training).
         synth_train / synth_val: rendered scenes added to each split.
         crop_dir: `shared/data/train/ocr` (real plate photos), mounted in `crop_scenes_*` more scenes.
+        kit_scenes_train / kit_scenes_val: more scenes with plates of the reader's renderer
+            (`synth.platekit`: many layouts, US emblems between the groups), see `build_dataset`.
         epochs: epochs (Ultralytics re-plans them to fit `hours` when that is set).
         hours: wall-time budget of the training, or None.
         imgsz / batch / workers / device / seed: as in Ultralytics.
@@ -71,6 +73,8 @@ class DetectorTrainConfig:
     crop_dir: Path | None = None
     crop_scenes_train: int = 0
     crop_scenes_val: int = 0
+    kit_scenes_train: int = 0
+    kit_scenes_val: int = 0
     epochs: int = 30
     hours: float | None = None
     imgsz: int = 416
@@ -275,6 +279,8 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
                 crop_dir=cfg.crop_dir,
                 crop_scenes_train=cfg.crop_scenes_train,
                 crop_scenes_val=cfg.crop_scenes_val,
+                kit_scenes_train=cfg.kit_scenes_train,
+                kit_scenes_val=cfg.kit_scenes_val,
                 box_reference=reference_boxes() if cfg.align_boxes and cfg.data_dir else None,
                 osd=cfg.osd,
                 eval_dirs=[d for d in cfg.eval_dirs if Path(d).is_dir()],

@@ -57,6 +57,10 @@ SOURCES = {
         "seg_and_ocr US @ 9790ed2, openalpr/train-detector BR @ 1bd54b4, sirius-ai/LPRNet_Pytorch CN)",
         "AGPL-3.0 (openalpr crops) / Apache-2.0 (LPRNet crops)",
     ),
+    "synth_kit": (
+        "rendered scenes with plates of ovr_alpr.synth.platekit mounted (this project; Debian fonts)",
+        "AGPL-3.0-or-later",
+    ),
 }
 #: Plate-crop sources of `shared/data/train/ocr` mounted in scenes (all cut at the plate's edges).
 CROP_SOURCES = ("bench_us", "td_br", "lprnet_cn")
@@ -209,6 +213,18 @@ def load_plate_crops(ocr_dir: str | Path) -> list[np.ndarray]:
     return crops
 
 
+#: Plates rendered by `synth.platekit` for the kit scenes (mounted at random on their vehicles).
+KIT_PLATES = 400
+
+
+def kit_plates(seed: int, n: int = KIT_PLATES) -> list[np.ndarray]:
+    """`n` plates of the reader's renderer (`synth.platekit.clean_plate`), BGR, from `[seed, 7]`."""
+    from ..synth.platekit import clean_plate
+
+    rng = np.random.default_rng([seed, 7])
+    return [clean_plate(rng)[0] for _ in range(n)]
+
+
 def build_dataset(
     out_dir: str | Path,
     detect_dir: str | Path | None,
@@ -222,6 +238,8 @@ def build_dataset(
     box_reference: BoxReference | None = None,
     osd: float = 0.0,
     eval_dirs: list[Path] | None = None,
+    kit_scenes_train: int = 0,
+    kit_scenes_val: int = 0,
 ) -> tuple[Path, DatasetCounts]:
     """Writes the dataset (see the module docstring); returns its `data.yaml` and the counts.
 
@@ -239,6 +257,10 @@ def build_dataset(
         eval_dirs: evaluation folders; a rendered scene whose image hashes come as near an evaluation
             image's as the leak check refuses (`eval_guard`: flat backdrops can) is drawn again from the
             next seed (`[seed, index, attempt]`), counted in `counts.json` as `scenes_redrawn`.
+        kit_scenes_train / kit_scenes_val: more scenes whose vehicles carry plates of the reader's renderer
+            (`synth.platekit.clean_plate`: EU with country band, UK, US with state words and emblems between
+            the groups, BR, two-line and motorcycle plates; `KIT_PLATES` of them, seeded by `seed`) two
+            times in three, as `crop_scenes_*` mount real photos.
     """
     out = Path(out_dir)
     rows: list[dict] = []
@@ -267,6 +289,7 @@ def build_dataset(
     crops = (
         load_plate_crops(crop_dir) if crop_dir is not None and crop_scenes_train + crop_scenes_val else None
     )
+    kit = kit_plates(seed) if kit_scenes_train + kit_scenes_val else None
     index = HashIndex(eval_images(eval_dirs)) if eval_dirs else None
     redrawn = 0
     batches = [("train", synth_train, 0, "synth", None), ("val", synth_val, 1_000_000, "synth", None)]
@@ -275,8 +298,13 @@ def build_dataset(
             ("train", crop_scenes_train, 2_000_000, "synth_crops", crops),
             ("val", crop_scenes_val, 3_000_000, "synth_crops", crops),
         ]
+    if kit:
+        batches += [
+            ("train", kit_scenes_train, 4_000_000, "synth_kit", kit),
+            ("val", kit_scenes_val, 5_000_000, "synth_kit", kit),
+        ]
     for split, n, offset, source, pool in batches:
-        prefix = "synthc" if pool else "synth"
+        prefix = {"synth": "synth", "synth_crops": "synthc", "synth_kit": "synthk"}[source]
         for i in tqdm(range(n), desc=f"{source} {split}", disable=not progress):
             name = f"{prefix}_{offset + i:07d}"
             image_path = out / "images" / split / f"{name}.jpg"
