@@ -628,14 +628,18 @@ def degrade(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def _pick_font(rng: np.random.Generator, fonts: tuple[str, ...] | None) -> str:
+    """One of `fonts` (default: `available_fonts()`), or "" (Pillow's font) when there is none."""
+    fonts = fonts if fonts is not None else available_fonts()
+    return fonts[int(rng.integers(len(fonts)))] if fonts else ""
+
+
 def clean_plate(
     rng: np.random.Generator, fonts: tuple[str, ...] | None = None, hard: bool = True
 ) -> tuple[np.ndarray, str, str]:
     """(plate BGR, label, layout) of a random layout as printed, before any placing or degradation (with its
     bolts and frame dirt): to mount on vehicles in rendered scenes (`synth.scenes`, via `plate_crops`)."""
-    fonts = fonts if fonts is not None else available_fonts()
-    font_path = fonts[int(rng.integers(len(fonts)))] if fonts else ""
-    plate, label, layout = _layout_plate(rng, font_path, hard)
+    plate, label, layout = _layout_plate(rng, _pick_font(rng, fonts), hard)
     _bolts_and_frame(plate, rng)
     return plate, label, layout
 
@@ -655,8 +659,7 @@ def render_sample(
         reject: returns True for a label that must not be used (e.g. an evaluation plate text);
             such a sample is drawn again.
     """
-    fonts = fonts if fonts is not None else available_fonts()
-    font_path = fonts[int(rng.integers(len(fonts)))] if fonts else ""
+    font_path = _pick_font(rng, fonts)
     for _ in range(20):
         plate, label, layout = _layout_plate(rng, font_path, hard)
         if label and len(label) <= 10 and not (reject and reject(label)):

@@ -368,18 +368,22 @@ def train(opts: TrainOptions) -> dict:
         len(synth_labels),
         {k: len(v[1]) for k, v in dev.items()},
     )
-    batches = BatchMaker(
-        real,
-        synth_images,
-        synth_labels,
-        opts.slots,
-        opts.width,
-        opts.height,
-        opts.seed,
-        opts.real_fraction,
-        opts.geometry,
-        opts.camera,
-    )
+
+    def batch_maker(seed: int) -> BatchMaker:
+        return BatchMaker(
+            real,
+            synth_images,
+            synth_labels,
+            opts.slots,
+            opts.width,
+            opts.height,
+            seed,
+            opts.real_fraction,
+            opts.geometry,
+            opts.camera,
+        )
+
+    batches = batch_maker(opts.seed)
 
     device = torch.device(opts.device)
     if device.type == "cuda":
@@ -387,18 +391,7 @@ def train(opts: TrainOptions) -> dict:
     model = build_model(opts)
     if opts.init_weights and not opts.resume:
         if opts.init_weights.suffix == ".onnx":  # a shipped model: rebuild the network from its graph
-            sample = BatchMaker(
-                real,
-                synth_images,
-                synth_labels,
-                opts.slots,
-                opts.width,
-                opts.height,
-                opts.seed + 1,
-                opts.real_fraction,
-                opts.geometry,
-                opts.camera,
-            )(256)[0]
+            sample = batch_maker(opts.seed + 1)(256)[0]  # its own generator: training batches unchanged
             try:
                 model.load_state_dict(weights_from_onnx(opts.init_weights, model, sample))
             except ValueError as exc:

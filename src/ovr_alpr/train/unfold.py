@@ -37,8 +37,8 @@ def calibrate(model: Any, pairs: Sequence[tuple[Any, Any]], run: Callable[[], An
     stats: dict[int, Any] = {}
 
     def hook(index: int):
-        def record(_module, _inputs, out):
-            stats[index] = out.detach().transpose(0, 1).flatten(1)
+        def record(_module, _inputs, out):  # per-channel variance and mean only, not the activations
+            stats[index] = torch.var_mean(out.detach().float(), dim=(0, 2, 3))
 
         return record
 
@@ -55,8 +55,8 @@ def calibrate(model: Any, pairs: Sequence[tuple[Any, Any]], run: Callable[[], An
         raise ValueError(f"{len(missing)} convolution(s) were not run by the sample inputs")
     with torch.no_grad():
         for i, (_conv, bn) in enumerate(pairs):
-            z = stats[i].float()
-            mean, var = z.mean(1), z.var(1).clamp_min(1e-4)
+            var, mean = stats[i]
+            var = var.clamp_min(1e-4)
             bias = bn.bias.detach().clone()
             bn.running_mean.copy_(mean)
             bn.running_var.copy_(var)
