@@ -218,3 +218,48 @@ def test_box_variants_come_from_the_config():
     assert cfg.box_variants == ["full", "tight"]
     with pytest.raises(Exception, match="box_variants"):
         AppConfig.model_validate({"ocr": {"type": "ovr", "box_variants": ["wide"]}})
+
+
+def test_disagreeing_variants_are_read_again_on_a_grid_and_the_majority_wins(fake_backend):
+    """full and tight disagree, so the crop is read again on the 3 x 3 grid of cuts (the 7 not yet read,
+    one batch) and the text most of the 9 reads agree on wins, though tight alone was the most confident."""
+    from ovr_alpr.ocr.slots import grid_cuts
+
+    marked = []  # every image the model saw: its top-left pixel marks how far it was cut in
+
+    def run(batch):
+        out = []
+        for image in batch:
+            marked.append(int(image[0, 0, 0]))
+            out.append(_probs([{"A": 0.99}, {"7": 0.99}]) if image[0, 0, 0] == 1 else _probs([{"A": 0.8}]))
+        return [np.stack(out).reshape(len(batch), -1)]
+
+    backend = fake_backend(
+        run, input_shape=(-1, 64, 128, 3), input_dtype=np.uint8, output_shapes=[(-1, 5 * len(A))], metadata={}
+    )
+    # a crop whose innermost region (reached only by the tightest cut) has R = 1, the rest R = 0
+    crop = np.zeros((100, 100, 3), np.uint8)
+    crop[8:92, 3:97, 2] = 1  # BGR: red is channel 2
+    reader = FixedSlotReader(backend, variants=("full", "tight"), recheck_grid=3)
+    read = reader.read(crop)
+    assert [c.shape[0] for c in backend.calls] == [2, 7]
+    assert marked[:2] == [0, 1] and marked[2:].count(1) == 0  # the grid did not read tight again
+    assert read.text == "A"  # 8 of 9 reads say "A"; the single "A7" (tight) loses
+    assert read.char_confidences == pytest.approx((0.8 * 8 / 9,))  # "A7" has another length: no vote
+    # reads that agree are not read again
+    agree = FixedSlotReader(backend, variants=("full", "tight"), recheck_grid=3)
+    calls = len(backend.calls)
+    assert agree.read(np.zeros((100, 100, 3), np.uint8)).text == "A" and len(backend.calls) == calls + 1
+    assert grid_cuts(1) == [] and len(grid_cuts(3)) == 9 and grid_cuts(2)[-1] == pytest.approx((0.03, 0.08))
+
+
+def test_voted_read_breaks_ties_by_confidence():
+    from ovr_alpr.ocr.slots import voted_read
+
+    a, b = PlateText("AB12", 0.7, (0.7,) * 4), PlateText("A812", 0.9, (0.9,) * 4)
+    assert voted_read([a, b]).text == "A812"  # one each: the more confident
+    assert voted_read([a, b, PlateText("AB12", 0.6, (0.6,) * 4)]).text == "AB12"
+    cfg = AppConfig.model_validate({"ocr": {"type": "ovr"}}).ocr
+    assert cfg.recheck_grid == 3
+    with pytest.raises(Exception, match="recheck_grid"):
+        AppConfig.model_validate({"ocr": {"type": "ovr", "recheck_grid": -1}})

@@ -34,17 +34,49 @@ BOX_VARIANTS = ("full", "tight", "loose")
 BOX_JITTER = (0.03, 0.08)
 
 
+def cut_in(crop: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """The crop cut in by `fx` of its width and `fy` of its height on each side (negative: grown by as much,
+    its edge pixels repeated); as cut when that would leave nothing."""
+    h, w = crop.shape[:2]
+    dx, dy = round(abs(fx) * w), round(abs(fy) * h)
+    if fx < 0 or fy < 0:
+        return cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE)
+    if not dx and not dy:
+        return crop
+    return crop[dy : h - dy, dx : w - dx] if h > 2 * dy + 1 and w > 2 * dx + 1 else crop
+
+
 def box_variant(crop: np.ndarray, name: str) -> np.ndarray:
     """The crop as variant `name` (see `BOX_VARIANTS`)."""
-    if name == "full":
-        return crop
-    h, w = crop.shape[:2]
-    dx, dy = round(BOX_JITTER[0] * w), round(BOX_JITTER[1] * h)
-    if name == "tight":
-        return crop[dy : h - dy, dx : w - dx] if h > 2 * dy + 1 and w > 2 * dx + 1 else crop
-    if name == "loose":
-        return cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE)
-    raise ValueError(f"unknown crop variant {name!r}; known: {', '.join(BOX_VARIANTS)}")
+    cuts = {"full": (0.0, 0.0), "tight": BOX_JITTER, "loose": (-BOX_JITTER[0], -BOX_JITTER[1])}
+    if name not in cuts:
+        raise ValueError(f"unknown crop variant {name!r}; known: {', '.join(BOX_VARIANTS)}")
+    return cut_in(crop, *cuts[name])
+
+
+def grid_cuts(n: int) -> list[tuple[float, float]]:
+    """An n x n grid of cuts from none to `tight`'s (`BOX_JITTER`) on each axis; [] for n < 2."""
+    if n < 2:
+        return []
+    steps = [i / (n - 1) for i in range(n)]
+    return [(BOX_JITTER[0] * a, BOX_JITTER[1] * b) for a in steps for b in steps]
+
+
+def voted_read(reads: list[PlateText]) -> PlateText:
+    """The text most of `reads` agree on (ties: the most confident of the tied reads), its confidence
+    weighted by how far they agree (`agreed_read`).
+
+    Example:
+        >>> r = [PlateText("AB12", 0.7), PlateText("A812", 0.9), PlateText("AB12", 0.6)]
+        >>> voted_read(r).text
+        'AB12'
+    """
+    counts: dict[str, int] = {}
+    for r in reads:
+        counts[r.text] = counts.get(r.text, 0) + 1
+    top = max(counts.values())
+    best = max((r for r in reads if counts[r.text] == top), key=lambda r: r.confidence)
+    return agreed_read(reads, best)
 
 
 @dataclass(frozen=True)
@@ -137,8 +169,9 @@ class PlateConfig:
 BoxVariant = Literal["full", "tight", "loose"]
 
 
-def agreed_read(reads: list[PlateText]) -> PlateText:
-    """The most confident of one crop's variant reads, its confidence weighted by how far they agree.
+def agreed_read(reads: list[PlateText], best: PlateText | None = None) -> PlateText:
+    """The most confident of one crop's variant reads (or `best`), its confidence weighted by how far they
+    agree.
 
     The text (and its alternatives) is the most confident read's. Each of its characters keeps the summed
     probability of the variants that read the same character at the same place (same length) over the
@@ -153,7 +186,7 @@ def agreed_read(reads: list[PlateText]) -> PlateText:
         >>> agreed_read([a, b]).char_confidences
         (0.9, 0.45, 0.9, 0.9)
     """
-    best = max(reads, key=lambda r: r.confidence)
+    best = best if best is not None else max(reads, key=lambda r: r.confidence)
     if len(reads) < 2 or not best.text:
         return best
     same = [r for r in reads if len(r.text) == len(best.text)]
@@ -165,13 +198,16 @@ def agreed_read(reads: list[PlateText]) -> PlateText:
 
 
 class _FixedSlotConfig(OcrConfig):
-    """What both fixed-slot reader types take: the plate config YAML (default: from the model) and
+    """What both fixed-slot reader types take: the plate config YAML (default: from the model),
     `box_variants`, versions of each crop read in one batch, the most confident read kept with its
     confidence weighted by how far the variants agree (`agreed_read`): `full` (as cut), `tight` (cut in 3 %
-    of the width and 8 % of the height on each side), `loose` (grown as much)."""
+    of the width and 8 % of the height on each side), `loose` (grown as much); and `recheck_grid`: when those
+    reads disagree, the crop is read again cut in on an n x n grid (from as cut to `tight`) and the text most
+    of the reads agree on wins (`voted_read`); 0 = never."""
 
     plate_config: str | None = None
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full"], min_length=1)
+    recheck_grid: int = Field(0, ge=0, le=6)
 
 
 class FastPlateOcrConfig(_FixedSlotConfig):
@@ -182,11 +218,13 @@ class FastPlateOcrConfig(_FixedSlotConfig):
 
 class OvrReaderConfig(_FixedSlotConfig):
     """OVR-ALPR's own fixed-slot reader (`ovr-alpr train reader`); its plate config is in the model. By
-    default a crop is read as cut and cut in (two reads in one batch), which on the OpenALPR sets lifted US
-    reads most (see the model card)."""
+    default a crop is read as cut and cut in (two reads in one batch), and when those two disagree, again
+    on a 3 x 3 grid of cuts with a vote (see the model card: how far a read holds when the box moves by a
+    pixel or two decides most US misses)."""
 
     type: Literal["ovr"] = "ovr"
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full", "tight"], min_length=1)
+    recheck_grid: int = Field(3, ge=0, le=6)
 
 
 @READERS.register("fast_plate_ocr", config=FastPlateOcrConfig)
@@ -197,7 +235,9 @@ class FixedSlotReader:
     probabilities and the runner-up characters, so format repair and fusion work as with the CTC reader.
     Each crop is read as each of `variants` (`BOX_VARIANTS`: as cut, tighter, looser) in one batch and the
     most confident read is kept, its confidence weighted by how far the variants agree (`agreed_read`); the
-    default reads it once, as cut.
+    default reads it once, as cut. With `recheck_grid` n >= 2, a crop whose variant reads disagree is read
+    again cut in on an n x n grid (`grid_cuts`, the cuts already read not again) and the text most reads
+    agree on wins (`voted_read`): spending reads where a pixel of box decides the text.
 
     Args:
         backend: the loaded model: uint8 [N, H, W, C] in, probabilities [N, slots * classes] out.
@@ -220,7 +260,13 @@ class FixedSlotReader:
     def from_config(
         cls, cfg: FastPlateOcrConfig | OvrReaderConfig, backend: InferenceBackend
     ) -> FixedSlotReader:
-        return cls(backend, alphabet=cfg.alphabet, plate_config=cfg.plate_config, variants=cfg.box_variants)
+        return cls(
+            backend,
+            alphabet=cfg.alphabet,
+            plate_config=cfg.plate_config,
+            variants=cfg.box_variants,
+            recheck_grid=cfg.recheck_grid,
+        )
 
     def __init__(
         self,
@@ -229,6 +275,7 @@ class FixedSlotReader:
         variants: tuple[str, ...] | list[str] = ("full",),
         plate_config: str | Path | PlateConfig | None = None,
         n_alternatives: int = 3,
+        recheck_grid: int = 0,
     ) -> None:
         self.backend = backend
         self.config = (
@@ -240,6 +287,9 @@ class FixedSlotReader:
         if unknown or not variants:
             raise ValueError(f"crop variants {sorted(unknown) or '[]'}: pick from {', '.join(BOX_VARIANTS)}")
         self.variants = tuple(variants)
+        cuts = {"full": (0.0, 0.0), "tight": BOX_JITTER, "loose": (-BOX_JITTER[0], -BOX_JITTER[1])}
+        read = {cuts[v] for v in self.variants}
+        self._recheck_cuts = [c for c in grid_cuts(recheck_grid) if c not in read]
         self.n_alternatives = n_alternatives
         classes = np.array(list(self.config.alphabet))
         wanted = set(alphabet.upper())
@@ -271,11 +321,23 @@ class FixedSlotReader:
         if not crops:
             return []
         k = len(self.variants)
-        batch = np.stack([self._prepare(box_variant(c, v)) for c in crops for v in self.variants])
+        reads = self._read([box_variant(c, v) for c in crops for v in self.variants])
+        groups = [reads[i * k : (i + 1) * k] for i in range(len(crops))]
+        out = [agreed_read(g) for g in groups]
+        doubts = [i for i, g in enumerate(groups) if len({r.text for r in g}) > 1]
+        if doubts and self._recheck_cuts:
+            m = len(self._recheck_cuts)
+            more = self._read([cut_in(crops[i], *cut) for i in doubts for cut in self._recheck_cuts])
+            for j, i in enumerate(doubts):
+                out[i] = voted_read(groups[i] + more[j * m : (j + 1) * m])
+        return out
+
+    def _read(self, images: list[np.ndarray]) -> list[PlateText]:
+        """One batch through the model, one read per image."""
+        batch = np.stack([self._prepare(image) for image in images])
         probs = np.asarray(self.backend(batch)[0], dtype=np.float32)
-        probs = probs.reshape(len(crops) * k, self.config.slots, len(self.config.alphabet))
-        reads = [self._decode(p) for p in probs]
-        return [agreed_read(reads[i * k : (i + 1) * k]) for i in range(len(crops))]
+        probs = probs.reshape(len(images), self.config.slots, len(self.config.alphabet))
+        return [self._decode(p) for p in probs]
 
     def warmup(self) -> None:
         c = self.config
