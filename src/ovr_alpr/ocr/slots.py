@@ -32,11 +32,13 @@ FAST_PLATE_OCR_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 #: width and height on each side, or grown by as much with its edge pixels repeated.
 BOX_VARIANTS = ("full", "tight", "loose")
 BOX_JITTER = (0.03, 0.08)
+#: Each variant as the cut `cut_in` makes (fractions of the crop's width and height on each side).
+VARIANT_CUTS = {"full": (0.0, 0.0), "tight": BOX_JITTER, "loose": (-BOX_JITTER[0], -BOX_JITTER[1])}
 
 
 def cut_in(crop: np.ndarray, fx: float, fy: float) -> np.ndarray:
-    """The crop cut in by `fx` of its width and `fy` of its height on each side (negative: grown by as much,
-    its edge pixels repeated); as cut when that would leave nothing."""
+    """The crop cut in by `fx` of its width and `fy` of its height on each side (either negative: grown by
+    both, its edge pixels repeated); as cut when that would leave nothing."""
     h, w = crop.shape[:2]
     dx, dy = round(abs(fx) * w), round(abs(fy) * h)
     if fx < 0 or fy < 0:
@@ -48,10 +50,9 @@ def cut_in(crop: np.ndarray, fx: float, fy: float) -> np.ndarray:
 
 def box_variant(crop: np.ndarray, name: str) -> np.ndarray:
     """The crop as variant `name` (see `BOX_VARIANTS`)."""
-    cuts = {"full": (0.0, 0.0), "tight": BOX_JITTER, "loose": (-BOX_JITTER[0], -BOX_JITTER[1])}
-    if name not in cuts:
+    if name not in VARIANT_CUTS:
         raise ValueError(f"unknown crop variant {name!r}; known: {', '.join(BOX_VARIANTS)}")
-    return cut_in(crop, *cuts[name])
+    return cut_in(crop, *VARIANT_CUTS[name])
 
 
 def grid_cuts(n: int) -> list[tuple[float, float]]:
@@ -67,7 +68,7 @@ def voted_read(reads: list[PlateText]) -> PlateText:
     weighted by how far they agree (`agreed_read`).
 
     Example:
-        >>> r = [PlateText("AB12", 0.7), PlateText("A812", 0.9), PlateText("AB12", 0.6)]
+        >>> r = [PlateText(t, c, (c,) * 4) for t, c in (("AB12", 0.7), ("A812", 0.9), ("AB12", 0.6))]
         >>> voted_read(r).text
         'AB12'
     """
@@ -287,8 +288,7 @@ class FixedSlotReader:
         if unknown or not variants:
             raise ValueError(f"crop variants {sorted(unknown) or '[]'}: pick from {', '.join(BOX_VARIANTS)}")
         self.variants = tuple(variants)
-        cuts = {"full": (0.0, 0.0), "tight": BOX_JITTER, "loose": (-BOX_JITTER[0], -BOX_JITTER[1])}
-        read = {cuts[v] for v in self.variants}
+        read = {VARIANT_CUTS[v] for v in self.variants}
         self._recheck_cuts = [c for c in grid_cuts(recheck_grid) if c not in read]
         self.n_alternatives = n_alternatives
         classes = np.array(list(self.config.alphabet))
