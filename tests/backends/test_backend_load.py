@@ -145,3 +145,22 @@ def test_engine_cache_key_changes_with_everything_it_depends_on():
     )
     for field, value in changes.items():
         assert engine_cache_key(**{**base, field: value}) != key, field
+
+
+def test_batches_over_an_engines_cap_run_in_chunks_in_order():
+    """A TensorRT engine built for `batch: 1` gets a reader's nine crop variants: they run one slice at a
+    time and the outputs come back in order, every output joined."""
+    from ovr_alpr.runtime.backends.base import run_in_chunks
+
+    sizes = []
+
+    def run(b):
+        sizes.append(len(b))
+        return [b * 2, b.sum(axis=1, keepdims=True)]
+
+    batch = np.arange(9 * 3, dtype=np.float32).reshape(9, 3)
+    out = run_in_chunks(batch, 4, run)
+    assert sizes == [4, 4, 1]
+    assert np.array_equal(out[0], batch * 2) and np.array_equal(out[1], batch.sum(axis=1, keepdims=True))
+    sizes.clear()
+    assert np.array_equal(run_in_chunks(batch, 9, run)[0], batch * 2) and sizes == [9]  # fits: one call

@@ -46,6 +46,20 @@ ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 KNOWN_NAME_SUFFIXES = (".pt",)
 
 
+def run_in_chunks(batch: np.ndarray, max_batch: int, run) -> list[np.ndarray]:
+    """`run(batch)` on slices of at most `max_batch` rows, its outputs joined row-wise: for engines whose
+    batch is capped (a TensorRT profile) while a caller sends more (a reader's crop variants).
+
+    Example:
+        >>> run_in_chunks(np.arange(5), 2, lambda b: [b * 10])[0].tolist()
+        [0, 10, 20, 30, 40]
+    """
+    if max_batch < 1 or len(batch) <= max_batch:
+        return run(batch)
+    parts = [run(batch[i : i + max_batch]) for i in range(0, len(batch), max_batch)]
+    return [np.concatenate([part[k] for part in parts]) for k in range(len(parts[0]))]
+
+
 class InferenceBackend(ABC):
     """Runs one model: a numpy batch in, a list of numpy outputs out.
 

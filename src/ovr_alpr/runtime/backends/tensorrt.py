@@ -25,7 +25,7 @@ from ..engine_cache import engine_cache_key
 from ..quantize import options_for
 from ..resolve import DerivedSpec, default_cache_dir, derive_onnx, file_sha256
 from ..zoo import canonical_role, config_section
-from .base import BACKENDS, ENGINE_SUFFIXES, InferenceBackend
+from .base import BACKENDS, ENGINE_SUFFIXES, InferenceBackend, run_in_chunks
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,12 @@ class TensorRTBackend(InferenceBackend):
         )
         self._buffers: dict[str, Any] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
+        # the most rows one call may run: the profile's largest batch (a reader sends several crop
+        # variants per plate, more than an engine built for `batch: 1` takes), or the static batch
+        if self.input_shape[0] == -1:
+            self.max_batch = int(self.engine.get_tensor_profile_shape(self.input_name, 0)[2][0])
+        else:
+            self.max_batch = self.input_shape[0]
         meta_file = engine_path.with_suffix(engine_path.suffix + ".json")
         if meta_file.is_file():
             self.set_metadata(json.loads(meta_file.read_text()).get("metadata", {}))
@@ -343,6 +349,9 @@ class TensorRTBackend(InferenceBackend):
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         if batch.dtype != self.input_dtype:
             batch = batch.astype(self.input_dtype)
+        return run_in_chunks(batch, self.max_batch, self._run)
+
+    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
         self._ensure_buffers(tuple(batch.shape))
         self.api.upload(self._buffers[self.input_name], batch)
         if not self.context.execute_async_v3(self.api.stream_handle()):
