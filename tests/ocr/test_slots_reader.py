@@ -259,6 +259,9 @@ def test_voted_read_breaks_ties_by_confidence():
     a, b = PlateText("AB12", 0.7, (0.7,) * 4), PlateText("A812", 0.9, (0.9,) * 4)
     assert voted_read([a, b]).text == "A812"  # one each: the more confident
     assert voted_read([a, b, PlateText("AB12", 0.6, (0.6,) * 4)]).text == "AB12"
+    empty = PlateText("", 0.0)
+    assert voted_read([empty, empty, a]).text == "AB12"  # reading nothing is no vote
+    assert voted_read([empty, empty]).text == ""
     cfg = AppConfig.model_validate({"ocr": {"type": "ovr"}}).ocr
     assert cfg.recheck_grid == 3
     with pytest.raises(Exception, match="recheck_grid"):

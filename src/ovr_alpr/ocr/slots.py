@@ -64,8 +64,8 @@ def grid_cuts(n: int) -> list[tuple[float, float]]:
 
 
 def voted_read(reads: list[PlateText]) -> PlateText:
-    """The text most of `reads` agree on (ties: the most confident of the tied reads), its confidence
-    weighted by how far they agree (`agreed_read`).
+    """The text most of `reads` agree on (ties: the most confident of the tied reads; empty reads do not
+    vote), its confidence weighted by how far they agree (`agreed_read`).
 
     Example:
         >>> r = [PlateText(t, c, (c,) * 4) for t, c in (("AB12", 0.7), ("A812", 0.9), ("AB12", 0.6))]
@@ -74,9 +74,12 @@ def voted_read(reads: list[PlateText]) -> PlateText:
     """
     counts: dict[str, int] = {}
     for r in reads:
-        counts[r.text] = counts.get(r.text, 0) + 1
+        if r.text:  # a framing that reads nothing has no say in what the plate says
+            counts[r.text] = counts.get(r.text, 0) + 1
+    if not counts:
+        return agreed_read(reads)
     top = max(counts.values())
-    best = max((r for r in reads if counts[r.text] == top), key=lambda r: r.confidence)
+    best = max((r for r in reads if counts.get(r.text) == top), key=lambda r: r.confidence)
     return agreed_read(reads, best)
 
 
