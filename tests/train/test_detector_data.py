@@ -216,3 +216,15 @@ def test_kit_scenes_carry_plates_of_the_reader_renderer_and_are_counted(tmp_path
     # every kit scene has its plates labelled
     for p in kit:
         assert (out / "labels" / "train" / f"{p.stem}.txt").read_text().strip()
+
+
+def test_ultralytics_args_take_the_learning_rate_only_when_given(tmp_path):
+    from ovr_alpr.train.detector import DetectorTrainConfig, ultralytics_args
+
+    base = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", hours=0.5, imgsz=512)
+    args = ultralytics_args(base, tmp_path / "data.yaml", tmp_path)
+    assert "lr0" not in args and "optimizer" not in args  # Ultralytics' own choice
+    assert args["time"] == 0.5 and args["imgsz"] == 512 and args["data"] == str(tmp_path / "data.yaml")
+    slow = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", lr0=5e-4)
+    args = ultralytics_args(slow, tmp_path / "data.yaml", tmp_path)
+    assert args["optimizer"] == "AdamW" and args["lr0"] == 5e-4 and "time" not in args

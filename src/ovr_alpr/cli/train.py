@@ -51,6 +51,9 @@ def detector_command(
     device: str = typer.Option("cpu", "--device", help="cpu or a CUDA index such as 0"),
     seed: int = typer.Option(0, "--seed"),
     close_mosaic: int = typer.Option(2, "--close-mosaic", min=0, help="last epochs without mosaic"),
+    lr0: float | None = typer.Option(
+        None, "--lr0", min=1e-6, max=0.1, help="AdamW at this learning rate (default: Ultralytics' auto)"
+    ),
     resume: bool = typer.Option(False, "--resume", help="continue OUT_DIR/run/weights/last.pt"),
     dataset: Path | None = typer.Option(
         None,
@@ -95,6 +98,7 @@ def detector_command(
         device=device,
         seed=seed,
         close_mosaic=close_mosaic,
+        lr0=lr0,
         resume=resume,
         dataset=dataset,
         align_boxes=align_boxes,

@@ -55,6 +55,8 @@ class DetectorTrainConfig:
         hours: wall-time budget of the training, or None.
         imgsz / batch / workers / device / seed: as in Ultralytics.
         close_mosaic: last epochs trained without mosaic.
+        lr0: AdamW at this learning rate (None: Ultralytics' `auto`, AdamW at 0.002 for runs this short);
+            lower keeps a fine-tune of a good detector nearer its start.
         resume: continue `run/weights/last.pt` with its own arguments.
         dataset: a dataset folder built before (`data.yaml`, `manifest.csv`, `counts.json`, images and
             labels, e.g. an earlier run's `data/` copied to another machine): used as it is instead of
@@ -83,6 +85,7 @@ class DetectorTrainConfig:
     device: str = "cpu"
     seed: int = 0
     close_mosaic: int = 2
+    lr0: float | None = None
     resume: bool = False
     dataset: Path | None = None
     align_boxes: bool = True
@@ -291,28 +294,7 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
             weights = checkpoint_from_onnx(weights, out / "start.pt", sample_images(data_dir))
         model = YOLO(str(weights))
         model.add_callback("on_fit_epoch_end", _eta_callback(t0))
-        args: dict[str, Any] = {
-            "data": str(data_yaml),
-            "imgsz": cfg.imgsz,
-            "epochs": cfg.epochs,
-            "batch": cfg.batch,
-            "workers": cfg.workers,
-            "device": cfg.device,
-            "seed": cfg.seed,
-            "deterministic": True,
-            "project": str(out.resolve()),
-            "name": "run",
-            "exist_ok": True,
-            "plots": False,  # plotting wants fonts from the internet
-            "amp": cfg.device != "cpu",
-            "close_mosaic": cfg.close_mosaic,
-            "warmup_epochs": 0.5,  # fine-tuning a plate model: a short warm-up
-            "patience": 100,
-            "val": True,
-        }
-        if cfg.hours:
-            args["time"] = cfg.hours
-        model.train(**args)
+        model.train(**ultralytics_args(cfg, data_yaml, out))
     best = run_dir / "weights" / "best.pt"
     if not best.is_file():
         best = last
@@ -322,6 +304,34 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     counts = json.loads((data_dir / "counts.json").read_text())
     card = write_card(onnx_path.with_suffix(".md"), cfg, counts, metrics, epochs_done, wall_s, onnx_path)
     return DetectorTrainResult(onnx_path, card, best, metrics, epochs_done, wall_s)
+
+
+def ultralytics_args(cfg: DetectorTrainConfig, data_yaml: Path, out: Path) -> dict[str, Any]:
+    """The arguments `train_detector` gives Ultralytics' `train` for a new run (not a resume)."""
+    args: dict[str, Any] = {
+        "data": str(data_yaml),
+        "imgsz": cfg.imgsz,
+        "epochs": cfg.epochs,
+        "batch": cfg.batch,
+        "workers": cfg.workers,
+        "device": cfg.device,
+        "seed": cfg.seed,
+        "deterministic": True,
+        "project": str(out.resolve()),
+        "name": "run",
+        "exist_ok": True,
+        "plots": False,  # plotting wants fonts from the internet
+        "amp": cfg.device != "cpu",
+        "close_mosaic": cfg.close_mosaic,
+        "warmup_epochs": 0.5,  # fine-tuning a plate model: a short warm-up
+        "patience": 100,
+        "val": True,
+    }
+    if cfg.hours:
+        args["time"] = cfg.hours
+    if cfg.lr0:
+        args.update(optimizer="AdamW", lr0=cfg.lr0)
+    return args
 
 
 def reference_boxes() -> Callable[[np.ndarray], np.ndarray]:
