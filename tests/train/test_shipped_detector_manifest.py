@@ -1,7 +1,7 @@
 """The shipped plate detector's training photos (`tests/data/plate_detector_manifest.csv.gz`) hold no
 evaluation image.
 
-Both stages trained on the same 1,539 photos of `../shared/data/train/detect` (plus scenes the project renders
+Every stage trained on the same 1,539 photos of `../shared/data/train/detect` (plus scenes the project renders
 from seeds); the record names each photo by its path under `../shared/data/train` with digests of its file and
 its perceptual and average hashes. The check re-reads every photo from `../shared` and compares it by path
 and by hash with every evaluation image (`train.eval_guard.find_leaks`, as `train detector` does before
