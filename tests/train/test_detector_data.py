@@ -228,3 +228,37 @@ def test_ultralytics_args_take_the_learning_rate_only_when_given(tmp_path):
     slow = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", lr0=5e-4)
     args = ultralytics_args(slow, tmp_path / "data.yaml", tmp_path)
     assert args["optimizer"] == "AdamW" and args["lr0"] == 5e-4 and "time" not in args
+
+
+def test_kit_plates_never_show_an_evaluation_plate_text(tmp_path, monkeypatch):
+    """A kit plate whose text is an evaluation text is drawn again, and `build_dataset` bans the texts of
+    every evaluation folder it is given."""
+    from ovr_alpr.synth.platekit import clean_plate
+    from ovr_alpr.train import detector_data
+
+    _, first, _ = clean_plate(np.random.default_rng([5, 7]))
+    _, again, _ = clean_plate(np.random.default_rng([5, 7]), reject={first}.__contains__)
+    assert again and again != first
+    evals = tmp_path / "eval"
+    evals.mkdir()
+    cv2.imwrite(str(evals / "a.jpg"), np.zeros((40, 80, 3), np.uint8))
+    (evals / "a.txt").write_text("a.jpg\t1\t1\t20\t10\tAB 123\n")
+    seen = []
+    real = detector_data.kit_plates
+
+    def spy(seed, n=detector_data.KIT_PLATES, banned=None):
+        seen.append(banned)
+        return real(seed, 4, banned)
+
+    monkeypatch.setattr(detector_data, "kit_plates", spy)
+    detector_data.build_dataset(
+        tmp_path / "out",
+        None,
+        synth_train=0,
+        synth_val=0,
+        seed=0,
+        progress=False,
+        kit_scenes_train=1,
+        eval_dirs=[evals],
+    )
+    assert seen == [{"AB123"}]

@@ -634,14 +634,33 @@ def _pick_font(rng: np.random.Generator, fonts: tuple[str, ...] | None) -> str:
     return fonts[int(rng.integers(len(fonts)))] if fonts else ""
 
 
-def clean_plate(
-    rng: np.random.Generator, fonts: tuple[str, ...] | None = None, hard: bool = True
+def _drawn_plate(
+    rng: np.random.Generator,
+    fonts: tuple[str, ...] | None,
+    hard: bool,
+    reject: Callable[[str], bool] | None,
 ) -> tuple[np.ndarray, str, str]:
-    """(plate BGR, label, layout) of a random layout as printed, before any placing or degradation (with its
-    bolts and frame dirt): to mount on vehicles in rendered scenes (`synth.scenes`, via `plate_crops`)."""
-    plate, label, layout = _layout_plate(rng, _pick_font(rng, fonts), hard)
+    """(plate, label, layout) of a random layout with its bolts and frame, drawn again (up to 20 times) while
+    the label is empty, longer than 10 or rejected by `reject` (e.g. an evaluation plate text)."""
+    font_path = _pick_font(rng, fonts)
+    for _ in range(20):
+        plate, label, layout = _layout_plate(rng, font_path, hard)
+        if label and len(label) <= 10 and not (reject and reject(label)):
+            break
     _bolts_and_frame(plate, rng)
     return plate, label, layout
+
+
+def clean_plate(
+    rng: np.random.Generator,
+    fonts: tuple[str, ...] | None = None,
+    hard: bool = True,
+    reject: Callable[[str], bool] | None = None,
+) -> tuple[np.ndarray, str, str]:
+    """(plate BGR, label, layout) of a random layout as printed, before any placing or degradation (with its
+    bolts and frame dirt): to mount on vehicles in rendered scenes (`synth.scenes`, via `plate_crops`).
+    `reject` as in `render_sample`."""
+    return _drawn_plate(rng, fonts, hard, reject)
 
 
 def render_sample(
@@ -659,11 +678,6 @@ def render_sample(
         reject: returns True for a label that must not be used (e.g. an evaluation plate text);
             such a sample is drawn again.
     """
-    font_path = _pick_font(rng, fonts)
-    for _ in range(20):
-        plate, label, layout = _layout_plate(rng, font_path, hard)
-        if label and len(label) <= 10 and not (reject and reject(label)):
-            break
-    _bolts_and_frame(plate, rng)
+    plate, label, layout = _drawn_plate(rng, fonts, hard, reject)
     crop = _place(plate, rng)
     return PlateSample(degrade(crop, rng), label, layout)

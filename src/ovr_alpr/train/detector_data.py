@@ -217,12 +217,15 @@ def load_plate_crops(ocr_dir: str | Path) -> list[np.ndarray]:
 KIT_PLATES = 400
 
 
-def kit_plates(seed: int, n: int = KIT_PLATES) -> list[np.ndarray]:
-    """`n` plates of the reader's renderer (`synth.platekit.clean_plate`), BGR, from `[seed, 7]`."""
+def kit_plates(seed: int, n: int = KIT_PLATES, banned: set[str] | None = None) -> list[np.ndarray]:
+    """`n` plates of the reader's renderer (`synth.platekit.clean_plate`), BGR, from `[seed, 7]`; a plate
+    whose text is in `banned` (normalised evaluation plate texts) is drawn again."""
     from ..synth.platekit import clean_plate
+    from .manifest import normalise
 
     rng = np.random.default_rng([seed, 7])
-    return [clean_plate(rng)[0] for _ in range(n)]
+    reject = (lambda text: normalise(text) in banned) if banned else None
+    return [clean_plate(rng, reject=reject)[0] for _ in range(n)]
 
 
 def build_dataset(
@@ -289,7 +292,11 @@ def build_dataset(
     crops = (
         load_plate_crops(crop_dir) if crop_dir is not None and crop_scenes_train + crop_scenes_val else None
     )
-    kit = kit_plates(seed) if kit_scenes_train + kit_scenes_val else None
+    kit = None
+    if kit_scenes_train + kit_scenes_val:  # plate texts of the evaluation sets are drawn again
+        from .manifest import EvalGuard
+
+        kit = kit_plates(seed, banned=set().union(*(EvalGuard(d).texts for d in eval_dirs or [])))
     index = HashIndex(eval_images(eval_dirs)) if eval_dirs else None
     redrawn = 0
     batches = [("train", synth_train, 0, "synth", None), ("val", synth_val, 1_000_000, "synth", None)]
