@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ast
-
 import numpy as np
 
 from ..imaging import Letterbox, RectLetterbox, to_nchw
-from ..runtime.backends.base import InferenceBackend
+from ..runtime.backends.base import InferenceBackend, parse_class_names
 from ..runtime.convert import DFL_BINS, RAW_HEAD_KEY, RAW_HEAD_VALUE
 from ..types import Detections
 from .base import DETECTOR_FORMATS
@@ -17,13 +15,7 @@ from .ops import nms
 def _class_names(backend: InferenceBackend) -> dict[int, str]:
     session = getattr(backend, "session", None)
     meta = session.get_modelmeta().custom_metadata_map if session is not None else {}
-    names = getattr(backend, "class_names", None) or meta.get("names")
-    if isinstance(names, str):
-        try:
-            names = ast.literal_eval(names)
-        except (ValueError, SyntaxError):
-            names = None
-    return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+    return parse_class_names(getattr(backend, "class_names", None) or meta.get("names")) or {}
 
 
 @DETECTOR_FORMATS.register("yolov8")

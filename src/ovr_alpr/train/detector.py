@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from ..runtime.backends.base import parse_class_names
 from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest, write_data_yaml
 from .eval_guard import find_leaks
 
@@ -171,7 +172,7 @@ def checkpoint_from_onnx(onnx_path: Path, out_pt: Path, images: list[np.ndarray]
         for t in proto.graph.initializer
     }
     meta = {p.key: p.value for p in proto.metadata_props}
-    names = _literal(meta.get("names", "{0: 'plate'}"))
+    names = parse_class_names(meta.get("names")) or {0: "plate"}
     size = int(proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value or 640)
     folded = sorted(k[: -len(".conv.weight")] for k in init if k.endswith(".conv.weight"))
     folded = [k for k in folded if k + ".conv.bias" in init]
@@ -238,13 +239,6 @@ def sample_images(data_dir: Path, n: int = 32) -> list[np.ndarray]:
     if not images:
         raise ConfigError(f"no training images in {data_dir}/images/train", "build the dataset first")
     return images
-
-
-def _literal(text: str) -> dict[int, str]:
-    import ast
-
-    value = ast.literal_eval(text)
-    return {int(k): str(v) for k, v in value.items()}
 
 
 def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:

@@ -46,6 +46,26 @@ ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 KNOWN_NAME_SUFFIXES = (".pt",)
 
 
+def parse_class_names(value: Any) -> dict[int, str] | None:
+    """Class id -> name from a model's `names` metadata (Ultralytics writes a dict's repr; a list or an
+    already parsed dict is taken too); None when it says nothing readable.
+
+    Example:
+        >>> parse_class_names("{0: 'plate'}")
+        {0: 'plate'}
+    """
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return None
+    if isinstance(value, dict):
+        return {int(k): str(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return {i: str(v) for i, v in enumerate(value)}
+    return None
+
+
 def run_in_chunks(batch: np.ndarray, max_batch: int, run) -> list[np.ndarray]:
     """`run(batch)` on slices of at most `max_batch` rows, its outputs joined row-wise: for engines whose
     batch is capped (a TensorRT profile) while a caller sends more (a reader's crop variants).
@@ -101,14 +121,7 @@ class InferenceBackend(ABC):
         self.charset = self.metadata.get("character") or self.charset
         names = self.metadata.get("names")
         if names and self.class_names is None:
-            try:
-                parsed = ast.literal_eval(names)
-            except (ValueError, SyntaxError):
-                parsed = None
-            if isinstance(parsed, dict):
-                self.class_names = {int(k): str(v) for k, v in parsed.items()}
-            elif isinstance(parsed, (list, tuple)):
-                self.class_names = {i: str(v) for i, v in enumerate(parsed)}
+            self.class_names = parse_class_names(names)
 
     @abstractmethod
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
