@@ -66,18 +66,38 @@ class RectLetterbox:
     `max_shrink`) so that the side fits the multiple below. A 16:9 frame at 640 then runs at 640 x 352
     (scale 0.489, the image 626 px wide) rather than 640 x 384 with 24 grey rows the network would compute:
     8 % fewer pixels. The canvas of each recent image shape is kept.
+
+    With `max_downscale`, a large image is shrunk at most that much: its canvas grows past `size` (up to
+    `max_size`), so its small objects keep the pixels the network needs (1080p at 640 rather than 512 for
+    `max_downscale` 3).
     """
 
-    def __init__(self, size: int, stride: int = 32, fill: int = 114, max_shrink: float = 0.03) -> None:
+    def __init__(
+        self,
+        size: int,
+        stride: int = 32,
+        fill: int = 114,
+        max_shrink: float = 0.03,
+        max_downscale: float | None = None,
+        max_size: int = 1024,
+    ) -> None:
         self.size = size
         self.stride = stride
         self.fill = fill
         self.max_shrink = max_shrink
+        self.max_downscale = max_downscale
+        self.max_size = max_size
         self._fits: dict[tuple[int, int], Letterbox] = {}
+
+    def long_side(self, height: int, width: int) -> int:
+        """The canvas's long side for an image of this size (before rounding to the stride)."""
+        if not self.max_downscale:
+            return self.size
+        return max(self.size, min(self.max_size, math.ceil(max(height, width) / self.max_downscale)))
 
     def canvas_hw(self, height: int, width: int) -> tuple[int, int]:
         s = self.stride
-        r = self.size / max(height, width)
+        r = self.long_side(height, width) / max(height, width)
         # the largest scale, at most r, at which each side fits the multiple of the stride below its length
         down = min(r, *(max(s, math.floor(round(side * r) / s) * s) / side for side in (height, width)))
         if down >= r * (1 - self.max_shrink):

@@ -40,6 +40,32 @@ def test_rect_canvas_keeps_the_aspect_in_multiples_of_the_stride(hw, canvas, rat
     assert round(hw[1] * info.ratio) + 2 * info.pad_x <= canvas[1] + 1
 
 
+@pytest.mark.parametrize(
+    ("hw", "canvas"),
+    [
+        ((720, 1280), (288, 512)),  # 2.5x: within the limit, the canvas stays at 512
+        ((1080, 1920), (352, 640)),  # 3x at 640: a larger canvas, not 3.75x at 512
+        ((1440, 2560), (480, 832)),  # 854 wide at 3x, shrunk within 3 % to the stride below
+        ((2160, 3840), (576, 1024)),  # capped at max_size: shrunk 3.75x
+    ],
+)
+def test_a_large_frame_is_shrunk_at_most_max_downscale_times(hw, canvas):
+    fit = RectLetterbox(512, stride=32, max_downscale=3.0, max_size=1024)
+    assert fit.canvas_hw(*hw) == canvas
+    assert RectLetterbox(512, stride=32).canvas_hw(*hw)[1] == 512  # without the limit, always 512
+
+
+def test_the_plate_detector_takes_max_downscale_from_its_config():
+    from ovr_alpr.config import PlateDetectorConfig
+    from ovr_alpr.detect.plates import build_plate_detector
+
+    det = build_plate_detector(PlateDetectorConfig())
+    assert det.letterbox.canvas_hw(1080, 1920) == (352, 640)
+    assert det.letterbox.canvas_hw(720, 1280) == (288, 512)
+    off = build_plate_detector(PlateDetectorConfig(max_downscale=None))
+    assert off.letterbox.canvas_hw(1080, 1920) == (288, 512)
+
+
 def test_rect_canvas_without_shrink_pads_as_ultralytics():
     assert RectLetterbox(640, stride=32, max_shrink=0.0).canvas_hw(720, 1280) == (384, 640)
 

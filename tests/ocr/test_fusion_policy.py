@@ -29,9 +29,9 @@ def test_fusion_single_read_keeps_its_confidence_and_empty_reads_are_ignored():
     assert fuse_reads([]).text == ""
 
 
-def _shot(q=1.0):
+def _shot(q=1.0, width=120):
     now = datetime.now(timezone.utc)
-    return Shot(np.zeros((10, 40, 3), np.uint8), np.zeros(4), 0.9, q, 0, now, 0.0)
+    return Shot(np.zeros((width // 4, width, 3), np.uint8), np.zeros(4), 0.9, q, 0, now, 0.0)
 
 
 def _state():
@@ -81,3 +81,53 @@ def test_best_shot_is_the_best_quality_times_confidence():
     policy.add_read(s, _read("AB123", 0.9), _shot(0.4), step=1)
     policy.add_read(s, _read("AB123", 0.8), _shot(0.9), step=3)
     assert s.best.quality == 0.9
+
+
+def _spend(policy, s, reads, qualities, first_step=2):
+    """Read the track once per (read, quality) at the policy's pace; returns the next free step."""
+    step = first_step
+    for r, q in zip(reads, qualities, strict=True):
+        s.best_quality = max(s.best_quality, q)
+        assert policy.wants_read(s, q, step)
+        policy.add_read(s, r, _shot(q, width=int(q * 160)), step)
+        step += policy.cfg.attempt_every_frames
+    return step
+
+
+def test_an_approaching_plate_is_read_again_on_a_clearly_better_shot():
+    policy = OcrPolicy(OcrConfig(max_attempts=2, attempt_every_frames=1, reread_gain=1.25))
+    s = _state()
+    s.frames_seen = 5
+    step = _spend(policy, s, [_read("K248A", 0.5), _read("RK248A", 0.5)], [0.3, 0.32])
+    assert not s.ocr_done  # a better shot may still come
+    assert not policy.wants_read(s, 0.38, step)  # better, but not by the gain
+    assert policy.wants_read(s, 0.41, step)
+    policy.add_read(s, _read("RK248AH", 0.8), _shot(0.41, width=70), step)
+    assert not policy.wants_read(s, 0.45, step + 1)
+    assert policy.wants_read(s, 0.6, step + 1)
+
+
+def test_reads_of_much_worse_shots_stop_counting_once_the_plate_was_read_large():
+    policy = OcrPolicy(OcrConfig(max_attempts=3, attempt_every_frames=1, confidence_target=1.0))
+    s = _state()
+    s.frames_seen = 5
+    step = _spend(policy, s, [_read("RK248A", 0.8)] * 3, [0.25, 0.26, 0.27])
+    assert policy.fused(s).text == "RK248A"
+    policy.add_read(s, _read("RK248AH", 0.9), _shot(0.8), step)
+    assert policy.finish(s).text == "RK248AH"
+    # without the filter the three small reads would have outvoted it
+    assert fuse_reads(s.reads).text == "RK248A"
+
+
+def test_a_track_without_a_better_shot_is_done_after_the_patience():
+    policy = OcrPolicy(OcrConfig(max_attempts=1, reread_patience_frames=10))
+    s = _state()
+    s.frames_seen = 5
+    step = _spend(policy, s, [_read("AB12", 0.5)], [0.5])
+    assert not policy.wants_read(s, 0.5, step + 5) and not s.ocr_done
+    assert not policy.wants_read(s, 0.5, step + 10) and s.ocr_done
+    never = OcrPolicy(OcrConfig(max_attempts=1, reread_gain=None))
+    t = _state()
+    t.frames_seen = 5
+    _spend(never, t, [_read("AB12", 0.5)], [0.2])
+    assert t.ocr_done  # the old rule: attempts spent, done

@@ -18,6 +18,16 @@ def eval_command(
     report: Path | None = typer.Option(None, "--report", help="write report.md with charts into this folder"),
     limit: int = typer.Option(0, "--limit", min=0, help="evaluate an even spread of N images (0 = all)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    motion: str | None = typer.Option(
+        None,
+        "--motion",
+        help="approach | recede: score the video path instead; each image becomes a clip of its plate "
+        "growing from --start-width px (approach) or shrinking to it (recede), run through the pipeline",
+    ),
+    clip_frames: int = typer.Option(36, "--clip-frames", min=2, help="--motion: frames per clip (25 fps)"),
+    start_width: float = typer.Option(
+        40.0, "--start-width", min=8, help="--motion: plate width at the far end, px"
+    ),
 ) -> None:
     """Exact-match rate, plate detection recall/precision, CER and ms per image on a labelled image set."""
     from ..errors import check_writable
@@ -31,6 +41,9 @@ def eval_command(
         check_writable(json_path, "--json")
     if report is not None:
         check_writable(report / "report.md", "--report")
+    if motion is not None:
+        _motion(dataset, cfg, motion, clip_frames, start_width, limit, progress, json_path, report)
+        return
     result = evaluate(dataset, cfg, limit=limit, progress=progress)
     for line in summary_lines(result):
         typer.echo(line)
@@ -38,6 +51,26 @@ def eval_command(
         typer.echo(f"json: {write_json(result, json_path)}")
     if report is not None:
         typer.echo(f"report: {write_report(result, report)}")
+
+
+def _motion(dataset, cfg, motion, frames, start_width, limit, progress, json_path, report) -> None:
+    import json
+
+    from ..errors import ConfigError
+    from ..evaluation.datasets import load_dataset
+    from ..evaluation.motion import MOTIONS, evaluate_motion
+
+    if motion not in MOTIONS:
+        raise ConfigError(f"--motion {motion!r} is not a motion", f"use one of: {', '.join(MOTIONS)}")
+    if report is not None:
+        raise ConfigError("--report is for still images", "leave out --report with --motion, or use --json")
+    load_dataset(dataset)  # a wrong folder fails now, before the models load
+    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit=limit, progress=progress)
+    for line in result.lines():
+        typer.echo(line)
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.summary(), indent=2))
+        typer.echo(f"json: {json_path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -47,6 +47,8 @@ def build_plate_detector(
         cfg.iou_threshold,
         input_size=plate_input_size(cfg),
         canvas_shrink=cfg.model.canvas_shrink,
+        max_downscale=cfg.max_downscale,
+        max_input_size=max(cfg.max_input_size, plate_input_size(cfg)),
     )
 
 

@@ -40,6 +40,8 @@ class YoloDetector:
         agnostic: NMS across classes (vehicle models: one box per vehicle).
         canvas_shrink: on a canvas of the frame's own aspect, how much the scale may shrink rather than pad a
             side up to the next stride (`imaging.RectLetterbox`).
+        max_downscale: on a canvas of the frame's own aspect, a frame is shrunk at most this much: larger
+            frames get a larger canvas, up to `max_input_size` (None: always `input_size`).
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class YoloDetector:
         classes: list[int] | None = None,
         agnostic: bool = False,
         canvas_shrink: float = 0.03,
+        max_downscale: float | None = None,
+        max_input_size: int = 1024,
     ) -> None:
         self.backend = backend
         self.conf_threshold = conf_threshold
@@ -64,7 +68,11 @@ class YoloDetector:
             # strides 8, 16, 32 (64 for a P6 model): canvas sides in multiples of the largest
             strides = (len(getattr(backend, "output_shapes", None) or []) // 2 if self.raw_head else 0) or 3
             self.letterbox: Letterbox | RectLetterbox = RectLetterbox(
-                input_size, stride=4 * 2**strides, max_shrink=canvas_shrink
+                input_size,
+                stride=4 * 2**strides,
+                max_shrink=canvas_shrink,
+                max_downscale=max_downscale,
+                max_size=max_input_size,
             )
         else:
             self.letterbox = Letterbox(self.input_hw, center=True)

@@ -68,6 +68,8 @@ class TrackState:
         frames_seen: processed frames in which the track had a plate box.
         attempts: OCR calls made for this track.
         best_quality: best shot quality seen so far (read or not).
+        best_read_quality: best quality of a shot that was read.
+        reads: the non-empty reads, with `read_qualities` the quality of the shot each came from.
         best: the best read shot (quality x OCR confidence), its crop is saved with the event.
         final: the fused read once decided (confident, or at the track's end).
         path: the last `PATH_POINTS` anchor points (plate centre, or the vehicle's bottom centre in
@@ -86,7 +88,9 @@ class TrackState:
     attempts: int = 0
     last_attempt_step: int = -(10**9)
     best_quality: float = 0.0
+    best_read_quality: float = 0.0
     reads: list[PlateText] = field(default_factory=list)
+    read_qualities: list[float] = field(default_factory=list)
     best: Shot | None = None
     best_score: float = -1.0
     final: PlateText | None = None

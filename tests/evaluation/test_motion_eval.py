@@ -1,0 +1,92 @@
+"""`ovr-alpr eval --motion`: labelled stills as clips of a plate coming or going, through the pipeline."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ovr_alpr.cli import main
+from ovr_alpr.evaluation.motion import MotionOutcome, MotionResult, motion_frames
+from ovr_alpr.synth.clip import make_images
+
+
+def _still():
+    image = np.full((600, 800, 3), 200, np.uint8)
+    image[300:330, 350:450] = 0  # the "plate"
+    return image, np.array([350.0, 300.0, 450.0, 330.0])
+
+
+def test_an_approach_grows_the_plate_from_the_start_width_to_the_still():
+    image, box = _still()
+    frames, boxes = motion_frames(image, box, frames=10, start_width_px=25, size=(1280, 720))
+    assert len(frames) == len(boxes) == 10 and frames[0].shape == (720, 1280, 3)
+    widths = [b[2] - b[0] for b in boxes]
+    assert widths[0] == pytest.approx(25) and widths[-1] == pytest.approx(100)  # 800 x 600 fits unscaled
+    assert all(b > a for a, b in itertools.pairwise(widths))  # grows, faster as it nears
+    assert widths[-1] - widths[-2] > widths[1] - widths[0]
+    # the box follows the pixels: the dark plate is where the box says, in the first and last frame
+    for frame, b in ((frames[0], boxes[0]), (frames[-1], boxes[-1])):
+        x1, y1, x2, y2 = (round(float(v)) for v in b)
+        assert frame[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].mean() < 10
+        assert frame[y2 + 3, (x1 + x2) // 2].mean() > 150
+    recede, rboxes = motion_frames(image, box, frames=10, start_width_px=25, motion="recede")
+    assert np.array_equal(recede[0], frames[-1]) and np.allclose(rboxes[-1], boxes[0])
+
+
+def test_a_still_larger_than_the_frame_is_scaled_down_and_a_small_plate_never_up():
+    image, box = np.zeros((1440, 2560, 3), np.uint8), np.array([1000.0, 1000.0, 1300.0, 1060.0])
+    _, boxes = motion_frames(image, box, frames=3, start_width_px=40)
+    assert boxes[-1][2] - boxes[-1][0] == pytest.approx(150)  # half size: 2560 x 1440 into 1280 x 720
+    _, small = motion_frames(*_still(), frames=3, start_width_px=400)
+    assert [b[2] - b[0] for b in small] == pytest.approx([100, 100, 100])
+
+
+def test_motion_summary_counts_the_first_event():
+    result = MotionResult("set", "approach", 36, 40.0, ocr_calls=9)
+    result.outcomes = [
+        MotionOutcome("a.jpg", "AB123", ["AB123"]),
+        MotionOutcome("b.jpg", "RKO99AN", ["RK099AN", "RK099AN"]),
+        MotionOutcome("c.jpg", "XY9", []),
+    ]
+    s = result.summary()
+    assert (s["exact_match"], s["exact_match_confusable"]) == pytest.approx((1 / 3, 2 / 3), abs=1e-4)
+    assert (s["no_event"], s["first_event_wrong"], s["extra_events"], s["ocr_calls_per_clip"]) == (
+        1,
+        1,
+        1,
+        3.0,
+    )
+    assert [m["file"] for m in s["misses"]] == ["b.jpg", "c.jpg"]
+
+
+@pytest.fixture(scope="module")
+def openalpr_set(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("motion-set")
+    make_images(root, 2, seed=3)
+    return root
+
+
+def test_eval_motion_runs_the_pipeline_on_each_clip(openalpr_set: Path, tmp_path: Path, capsys):
+    out = tmp_path / "motion.json"
+    code = main(
+        [
+            *("eval", "--dataset", str(openalpr_set), "--motion", "approach", "--clip-frames", "20"),
+            *("--json", str(out), "--no-progress"),
+        ]
+    )
+    assert code == 0
+    figures = json.loads(out.read_text())
+    assert figures["clips"] == 2 and figures["motion"] == "approach"
+    # generated plates, 2 of 2 read from the still: the clips end on the same picture
+    assert figures["exact_match"] == 1.0 and figures["ocr_calls_per_clip"] >= 1
+    assert "approach clips" in capsys.readouterr().out
+
+
+def test_eval_motion_with_an_unknown_motion_is_a_one_line_error(openalpr_set: Path, capsys):
+    assert main(["eval", "--dataset", str(openalpr_set), "--motion", "sideways"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ConfigError") and "approach" in err and "\n" not in err
