@@ -48,8 +48,8 @@ def test_a_still_larger_than_the_frame_is_scaled_down_and_a_small_plate_never_up
 def test_motion_summary_counts_the_first_event():
     result = MotionResult("set", "approach", 36, 40.0, ocr_calls=9)
     result.outcomes = [
-        MotionOutcome("a.jpg", "AB123", ["AB123"]),
-        MotionOutcome("b.jpg", "RKO99AN", ["RK099AN", "RK099AN"]),
+        MotionOutcome("a.jpg", "AB123", ["AB123"], [0.97]),
+        MotionOutcome("b.jpg", "RKO99AN", ["RK099AN", "RK099AN"], [0.7, 0.9]),
         MotionOutcome("c.jpg", "XY9", []),
     ]
     s = result.summary()
@@ -61,6 +61,8 @@ def test_motion_summary_counts_the_first_event():
         3.0,
     )
     assert [m["file"] for m in s["misses"]] == ["b.jpg", "c.jpg"]
+    by_conf = {r["threshold"]: (r["published"], r["wrong"]) for r in s["events_by_confidence"]}
+    assert by_conf[0.6] == (2, 1) and by_conf[0.8] == (1, 0)  # the first event's confidence counts
 
 
 @pytest.fixture(scope="module")

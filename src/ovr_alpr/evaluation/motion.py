@@ -26,7 +26,7 @@ from ..ocr import build_reader
 from ..pipeline.config import AppConfig
 from ..pipeline.pipeline import Pipeline
 from .datasets import load_dataset
-from .metrics import confusable_match, exact_match
+from .metrics import confusable_match, exact_match, reads_by_confidence
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,22 @@ def motion_frames(
 
 @dataclass
 class MotionOutcome:
-    """What the pipeline published for one clip: `events` are the events' texts, in order."""
+    """What the pipeline published for one clip: `events` are the events' texts, in order, `confidences`
+    their read confidences."""
 
     file: str
     label: str
     events: list[str]
+    confidences: list[float] = field(default_factory=list)
+    has_text = True
+
+    @property
+    def read(self) -> str:
+        return self.events[0] if self.events else ""
+
+    @property
+    def confidence(self) -> float | None:
+        return self.confidences[0] if self.confidences else None
 
     @property
     def correct(self) -> bool:
@@ -118,6 +129,7 @@ class MotionResult:
             "first_event_wrong": sum(bool(o.events) and not o.correct for o in self.outcomes),
             "extra_events": sum(max(0, len(o.events) - 1) for o in self.outcomes),
             "ocr_calls_per_clip": round(self.ocr_calls / n, 2) if n else None,
+            "events_by_confidence": reads_by_confidence(self.outcomes),  # type: ignore[arg-type]
             "misses": [
                 {"file": o.file, "expected": o.label, "events": o.events}
                 for o in self.outcomes
@@ -136,6 +148,11 @@ class MotionResult:
             f"({s['exact_match_confusable']:.1%} counting O=0, I=1)",
             f"no event {s['no_event']}, first event wrong {s['first_event_wrong']}, "
             f"extra events {s['extra_events']}, OCR calls per clip {s['ocr_calls_per_clip']}",
+            "first events by confidence: "
+            + ", ".join(
+                f">= {r['threshold']:g}: {r['published']} ({r['wrong']} wrong)"
+                for r in s["events_by_confidence"]
+            ),
         ]
 
 
@@ -173,11 +190,9 @@ def evaluate_motion(
             _write_clip(clip, shots)
             run = Pipeline(run_cfg, sinks=[], finder=finder, reader=reader).run()
             result.ocr_calls += int(run.stats.get("ocr_calls", 0))
-            result.outcomes.append(
-                MotionOutcome(
-                    sample.image_path.name, sample.texts[0], [e.plate.normalized_text for e in run.events]
-                )
-            )
+            texts = [e.plate.normalized_text for e in run.events]
+            confidences = [float(e.plate.confidence) for e in run.events]
+            result.outcomes.append(MotionOutcome(sample.image_path.name, sample.texts[0], texts, confidences))
     return result
 
 
