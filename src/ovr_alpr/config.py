@@ -199,7 +199,11 @@ class OcrConfig(PluginConfig):
         min_track_frames: frames a track must have been seen before its first OCR attempt.
         max_attempts: OCR calls per track at most.
         attempt_every_frames: frames between attempts of one track.
-        confidence_target: a fused read at or above this confidence is final at once.
+        confidence_target: a fused read at or above this confidence is final at once, when the shot it
+            came from is at least `final_min_width_px` wide.
+        final_min_width_px: a plate crop narrower than this is never final at once, however confident its
+            read: small plates are misread with high confidence more often, and an approaching plate grows;
+            its reads are fused when the track ends (a plate that stays this small is published then).
         reread_gain: once `max_attempts` are spent, a shot at least this many times better (quality:
             width, sharpness, detector score) than every shot read so far is read too, so an approaching
             plate is not decided on the small shots it was first read on; None: never.
@@ -215,6 +219,7 @@ class OcrConfig(PluginConfig):
     max_attempts: int = Field(default=4, ge=1, le=100)
     attempt_every_frames: int = Field(default=2, ge=1)
     confidence_target: float = Field(default=0.95, ge=0.0, le=1.0)
+    final_min_width_px: int = Field(default=80, ge=0)
     reread_gain: float | None = Field(default=1.25, gt=1.0)
     reread_patience_frames: int = Field(default=50, ge=1)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)

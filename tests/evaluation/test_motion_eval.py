@@ -77,12 +77,12 @@ def test_eval_motion_runs_the_pipeline_on_each_clip(openalpr_set: Path, tmp_path
     code = main(
         [
             *("eval", "--dataset", str(openalpr_set), "--motion", "approach", "--clip-frames", "20"),
-            *("--json", str(out), "--no-progress"),
+            *("--json", str(out), "--no-progress", "--clip-size", "960x540"),
         ]
     )
     assert code == 0
     figures = json.loads(out.read_text())
-    assert figures["clips"] == 2 and figures["motion"] == "approach"
+    assert figures["clips"] == 2 and figures["motion"] == "approach" and figures["frame_size"] == [960, 540]
     # generated plates, 2 of 2 read from the still: the clips end on the same picture
     assert figures["exact_match"] == 1.0 and figures["ocr_calls_per_clip"] >= 1
     assert "approach clips" in capsys.readouterr().out

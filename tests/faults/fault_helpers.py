@@ -30,8 +30,9 @@ class BoxDetector:
         if phase >= self.period:
             return Detections.empty()
         h, w = image.shape[:2]
-        x = min(4 + phase * 4, w - 60)
-        box = np.array([[x, h // 2 - 10, x + 56, h // 2 + 8]], dtype=np.float32)
+        x = min(4 + phase * 4, w - 100)
+        # 96 px wide: at least ocr.final_min_width_px, so one confident read makes the track final
+        box = np.array([[x, h // 2 - 12, x + 96, h // 2 + 12]], dtype=np.float32)
         return Detections(box, np.array([0.9], np.float32), np.zeros(1, np.int64))
 
 
@@ -51,7 +52,7 @@ class PlateReads:
         return out
 
 
-def write_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160, 120), fps: float = 12.0) -> Path:
+def write_clip(path: Path, frames: int = 60, size: tuple[int, int] = (224, 128), fps: float = 12.0) -> Path:
     """A small MP4 of noise frames (what the stand-in detector sees does not matter)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)

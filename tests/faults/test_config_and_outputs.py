@@ -36,7 +36,7 @@ def test_roi_outside_the_frame_is_a_config_error_not_a_crash(tmp_path, clip, fak
     cfg = AppConfig(
         cameras=[CameraConfig(source=str(clip), roi=(500, 400, 900, 700))], output_dir=str(tmp_path)
     )
-    with pytest.raises(ConfigError, match="outside its 160x120 frames"):
+    with pytest.raises(ConfigError, match="outside its 224x128 frames"):
         Pipeline(cfg, sinks=[]).run()
     config = tmp_path / "c.yaml"
     config.write_text(f"cameras:\n  - source: {clip}\n    roi: [500, 400, 900, 700]\n")

@@ -119,6 +119,16 @@ def test_reads_of_much_worse_shots_stop_counting_once_the_plate_was_read_large()
     assert fuse_reads(s.reads).text == "RK248A"
 
 
+def test_a_confident_read_of_a_narrow_plate_waits_for_the_track_end():
+    policy = OcrPolicy(OcrConfig(confidence_target=0.95, final_min_width_px=80))
+    s = _state()
+    assert not policy.add_read(s, _read("AB123", 0.99), _shot(0.3, width=50), step=1)
+    assert not s.ocr_done and s.final is None
+    assert policy.finish(s).text == "AB123"
+    wide = _state()
+    assert policy.add_read(wide, _read("AB123", 0.99), _shot(0.6, width=96), step=1)
+
+
 def test_a_track_without_a_better_shot_is_done_after_the_patience():
     policy = OcrPolicy(OcrConfig(max_attempts=1, reread_patience_frames=10))
     s = _state()

@@ -28,6 +28,9 @@ def eval_command(
     start_width: float = typer.Option(
         40.0, "--start-width", min=8, help="--motion: plate width at the far end, px"
     ),
+    clip_size: str = typer.Option(
+        "1280x720", "--clip-size", help="--motion: frame size, WIDTHxHEIGHT or 1080p"
+    ),
 ) -> None:
     """Exact-match rate, plate detection recall/precision, CER and ms per image on a labelled image set."""
     from ..errors import check_writable
@@ -42,7 +45,7 @@ def eval_command(
     if report is not None:
         check_writable(report / "report.md", "--report")
     if motion is not None:
-        _motion(dataset, cfg, motion, clip_frames, start_width, limit, progress, json_path, report)
+        _motion(dataset, cfg, motion, clip_frames, start_width, clip_size, limit, progress, json_path, report)
         return
     result = evaluate(dataset, cfg, limit=limit, progress=progress)
     for line in summary_lines(result):
@@ -53,19 +56,21 @@ def eval_command(
         typer.echo(f"report: {write_report(result, report)}")
 
 
-def _motion(dataset, cfg, motion, frames, start_width, limit, progress, json_path, report) -> None:
+def _motion(dataset, cfg, motion, frames, start_width, clip_size, limit, progress, json_path, report) -> None:
     import json
 
     from ..errors import ConfigError
     from ..evaluation.datasets import load_dataset
     from ..evaluation.motion import MOTIONS, evaluate_motion
+    from .make_clip import parse_size
 
     if motion not in MOTIONS:
         raise ConfigError(f"--motion {motion!r} is not a motion", f"use one of: {', '.join(MOTIONS)}")
     if report is not None:
         raise ConfigError("--report is for still images", "leave out --report with --motion, or use --json")
+    size = parse_size(clip_size)
     load_dataset(dataset)  # a wrong folder fails now, before the models load
-    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit=limit, progress=progress)
+    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit, progress, size)
     for line in result.lines():
         typer.echo(line)
     if json_path is not None:

@@ -6,7 +6,9 @@ Stills score one read per image; a camera sees a plate for many frames, small fi
 the pipeline decides which frames to read and when a track's read is final. This measures that decision.
 The clip is the still scaled about a vanishing point above the frame's centre (a pinhole camera and a
 vehicle at constant speed: the plate's size grows as 1 / distance), on a grey ground, in a 1280 x 720
-frame (the still scaled down to fit, never up), written as MPEG-4 at 25 fps so the codec's losses are in it.
+frame by default (the still scaled down to fit, never up: in a 1920 x 1080 frame a 720p still keeps its
+pixels, so the plates are as large as in 720p but the frame is larger), written as MPEG-4 at 25 fps so
+the codec's losses are in it.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class MotionResult:
     motion: str
     frames: int
     start_width_px: float
+    size: tuple[int, int] = FRAME_SIZE
     outcomes: list[MotionOutcome] = field(default_factory=list)
     ocr_calls: int = 0
 
@@ -122,6 +125,7 @@ class MotionResult:
             "motion": self.motion,
             "frames": self.frames,
             "start_width_px": self.start_width_px,
+            "frame_size": list(self.size),
             "clips": n,
             "exact_match": round(right / n, 4) if n else None,
             "exact_match_confusable": round(right_confusable / n, 4) if n else None,
@@ -142,8 +146,8 @@ class MotionResult:
         if not s["clips"]:
             return [f"{self.dataset}: no image with a plate text to make a clip of"]
         return [
-            f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames, "
-            f"plate from {self.start_width_px:g} px)",
+            f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames of "
+            f"{self.size[0]} x {self.size[1]}, plate from {self.start_width_px:g} px)",
             f"exact match (first event): {s['exact_match']:.1%} "
             f"({s['exact_match_confusable']:.1%} counting O=0, I=1)",
             f"no event {s['no_event']}, first event wrong {s['first_event_wrong']}, "
@@ -164,10 +168,11 @@ def evaluate_motion(
     start_width_px: float = 40.0,
     limit: int = 0,
     progress: bool = True,
+    size: tuple[int, int] = FRAME_SIZE,
 ) -> MotionResult:
     """Make a clip of every image's first text-labelled plate, run it through the pipeline, score it."""
     samples = [s for s in load_dataset(dataset, limit) if s.texts and s.texts[0]]
-    result = MotionResult(str(dataset), motion, frames, start_width_px)
+    result = MotionResult(str(dataset), motion, frames, start_width_px, size)
     finder = build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
     reader = build_reader(cfg.ocr, cfg.cache_path)
     with tempfile.TemporaryDirectory(prefix="ovr-alpr-motion-") as tmp:
@@ -186,8 +191,8 @@ def evaluate_motion(
             if image is None:
                 log.warning("%s: not a readable image, skipped", sample.image_path)
                 continue
-            shots, _ = motion_frames(image, sample.boxes[0], frames, start_width_px, motion)
-            _write_clip(clip, shots)
+            shots, _ = motion_frames(image, sample.boxes[0], frames, start_width_px, motion, size)
+            _write_clip(clip, shots, size)
             run = Pipeline(run_cfg, sinks=[], finder=finder, reader=reader).run()
             result.ocr_calls += int(run.stats.get("ocr_calls", 0))
             texts = [e.plate.normalized_text for e in run.events]
@@ -196,8 +201,8 @@ def evaluate_motion(
     return result
 
 
-def _write_clip(path: Path, frames: list[np.ndarray]) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, FRAME_SIZE)
+def _write_clip(path: Path, frames: list[np.ndarray], size: tuple[int, int]) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
     try:
         for frame in frames:
             writer.write(frame)

@@ -19,7 +19,7 @@ class OcrPolicy:
       `reread_patience_frames` without one, the track is read no more.
     - Reads are fused over the shots near the best one read (quality at least `best_shot_ratio` of it), so
       small early shots stop counting once the plate was read large.
-    - A fused read at `confidence_target` is final at once.
+    - A fused read at `confidence_target` from a shot at least `final_min_width_px` wide is final at once.
     - When the track ends, a fused read at `min_confidence` or more is final; below, it is dropped.
     """
 
@@ -68,7 +68,12 @@ class OcrPolicy:
             if score > state.best_score:
                 state.best_score, state.best = score, shot
         fused = self.fused(state)
-        if fused.text and self._plausible(fused) and fused.confidence >= self.cfg.confidence_target:
+        if (
+            fused.text
+            and self._plausible(fused)
+            and fused.confidence >= self.cfg.confidence_target
+            and shot.crop.shape[1] >= self.cfg.final_min_width_px
+        ):
             state.final = fused
             state.ocr_done = True
             return True
