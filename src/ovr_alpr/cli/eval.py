@@ -42,11 +42,11 @@ def eval_command(
     cfg = with_int8_calibration(load_config(config))
     if json_path is not None:
         check_writable(json_path, "--json")
-    if report is not None:
-        check_writable(report / "report.md", "--report")
     if motion is not None:
         _motion(dataset, cfg, motion, clip_frames, start_width, clip_size, limit, progress, json_path, report)
         return
+    if report is not None:
+        check_writable(report / "report.md", "--report")
     result = evaluate(dataset, cfg, limit=limit, progress=progress)
     for line in summary_lines(result):
         typer.echo(line)
