@@ -6,6 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -92,3 +93,13 @@ def test_eval_motion_with_an_unknown_motion_is_a_one_line_error(openalpr_set: Pa
     assert main(["eval", "--dataset", str(openalpr_set), "--motion", "sideways"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ConfigError") and "approach" in err and "\n" not in err
+
+
+def test_eval_motion_on_a_set_without_plate_texts_is_a_one_line_error(tmp_path: Path, capsys):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((64, 96, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.05\n")
+    assert main(["eval", "--dataset", str(tmp_path), "--motion", "approach"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ConfigError") and "plate text" in err and "\n" not in err
