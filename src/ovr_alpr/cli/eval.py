@@ -60,7 +60,6 @@ def _motion(dataset, cfg, motion, frames, start_width, clip_size, limit, progres
     import json
 
     from ..errors import ConfigError
-    from ..evaluation.datasets import load_dataset
     from ..evaluation.motion import MOTIONS, evaluate_motion
     from .make_clip import parse_size
 
@@ -69,12 +68,6 @@ def _motion(dataset, cfg, motion, frames, start_width, clip_size, limit, progres
     if report is not None:
         raise ConfigError("--report is for still images", "leave out --report with --motion, or use --json")
     size = parse_size(clip_size)
-    samples = load_dataset(dataset)  # a wrong folder fails now, before the models load
-    if not any(s.texts and s.texts[0] for s in samples):
-        raise ConfigError(
-            f"--motion: no image in {dataset} has a plate text to score",
-            "give a set labelled with plate texts (openalpr layout: NAME.txt with x y w h PLATE)",
-        )
     result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit, progress, size)
     for line in result.lines():
         typer.echo(line)

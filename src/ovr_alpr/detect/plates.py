@@ -48,7 +48,7 @@ def build_plate_detector(
         input_size=plate_input_size(cfg),
         canvas_shrink=cfg.model.canvas_shrink,
         max_downscale=cfg.max_downscale,
-        max_input_size=max(cfg.max_input_size, plate_input_size(cfg)),
+        max_input_size=cfg.max_input_size,  # never below input_size (`RectLetterbox.long_side`)
     )
 
 

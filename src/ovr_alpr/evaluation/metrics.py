@@ -269,7 +269,13 @@ def reads_by_confidence(
     so this is what `ocr.min_confidence` trades.
     """
     scored = [(o.confidence or 0.0, o.correct) for o in outcomes if o.has_text and o.read]
-    total = sum(o.has_text for o in outcomes)
+    return published_by_confidence(scored, sum(o.has_text for o in outcomes), thresholds)
+
+
+def published_by_confidence(
+    scored: Sequence[tuple[float, bool]], total: int, thresholds: Sequence[float] = CONFIDENCE_THRESHOLDS
+) -> list[dict[str, float | int | None]]:
+    """The rows of `reads_by_confidence` from (confidence, right) per published read, of `total` plates."""
     rows = []
     for t in thresholds:
         kept = [ok for c, ok in scored if c >= t]

@@ -24,11 +24,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..detect.plates import build_finder
+from ..errors import ConfigError
 from ..ocr import build_reader
 from ..pipeline.config import AppConfig
 from ..pipeline.pipeline import Pipeline
 from .datasets import load_dataset
-from .metrics import confusable_match, exact_match, reads_by_confidence
+from .metrics import confusable_match, exact_match, published_by_confidence
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def motion_frames(
     z0 = min(1.0, start_width_px / max(width, 1e-6))
     ox, oy = (size[0] - w * fit) / 2, (size[1] - h * fit) / 2
     vx, vy = size[0] * _VANISHING[0], size[1] * _VANISHING[1]
+    corners = np.asarray(box, np.float64).reshape(2, 2)
     out, boxes = [], []
     for t in range(frames):
         z = z0 / (1 - (1 - z0) * t / (frames - 1))  # 1 / distance at constant speed
@@ -69,7 +71,6 @@ def motion_frames(
         m = np.float32([[s, 0, vx + z * (ox - vx)], [0, s, vy + z * (oy - vy)]])
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         out.append(cv2.warpAffine(image, m, size, flags=interp, borderValue=_GROUND))
-        corners = np.asarray(box, np.float64).reshape(2, 2)
         boxes.append((corners @ m[:, :2].T.astype(np.float64) + m[:, 2]).reshape(4))
     if motion == "recede":
         return out[::-1], boxes[::-1]
@@ -85,15 +86,6 @@ class MotionOutcome:
     label: str
     events: list[str]
     confidences: list[float] = field(default_factory=list)
-    has_text = True
-
-    @property
-    def read(self) -> str:
-        return self.events[0] if self.events else ""
-
-    @property
-    def confidence(self) -> float | None:
-        return self.confidences[0] if self.confidences else None
 
     @property
     def correct(self) -> bool:
@@ -133,7 +125,9 @@ class MotionResult:
             "first_event_wrong": sum(bool(o.events) and not o.correct for o in self.outcomes),
             "extra_events": sum(max(0, len(o.events) - 1) for o in self.outcomes),
             "ocr_calls_per_clip": round(self.ocr_calls / n, 2) if n else None,
-            "events_by_confidence": reads_by_confidence(self.outcomes),  # type: ignore[arg-type]
+            "events_by_confidence": published_by_confidence(
+                [(o.confidences[0], o.correct) for o in self.outcomes if o.events], n
+            ),
             "misses": [
                 {"file": o.file, "expected": o.label, "events": o.events}
                 for o in self.outcomes
@@ -144,7 +138,7 @@ class MotionResult:
     def lines(self) -> list[str]:
         s = self.summary()
         if not s["clips"]:
-            return [f"{self.dataset}: no image with a plate text to make a clip of"]
+            return [f"{self.dataset}: no clip made (no labelled image could be read)"]
         return [
             f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames of "
             f"{self.size[0]} x {self.size[1]}, plate from {self.start_width_px:g} px)",
@@ -170,8 +164,17 @@ def evaluate_motion(
     progress: bool = True,
     size: tuple[int, int] = FRAME_SIZE,
 ) -> MotionResult:
-    """Make a clip of every image's first text-labelled plate, run it through the pipeline, score it."""
+    """Make a clip of every image's first text-labelled plate, run it through the pipeline, score it.
+
+    Raises:
+        ConfigError: the folder holds no labelled image, or none with a plate text (before models load).
+    """
     samples = [s for s in load_dataset(dataset, limit) if s.texts and s.texts[0]]
+    if not samples:
+        raise ConfigError(
+            f"--motion: no image in {dataset} has a plate text to score",
+            "give a set labelled with plate texts (openalpr layout: NAME.txt with x y w h PLATE)",
+        )
     result = MotionResult(str(dataset), motion, frames, start_width_px, size)
     finder = build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
     reader = build_reader(cfg.ocr, cfg.cache_path)

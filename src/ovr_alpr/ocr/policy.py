@@ -77,9 +77,7 @@ class OcrPolicy:
             state.final = fused
             state.ocr_done = True
             return True
-        if state.attempts >= self.cfg.max_attempts and (
-            self.cfg.reread_gain is None or self.cfg.reread_gain * state.best_read_quality > 1.0
-        ):
+        if state.attempts >= self.cfg.max_attempts and not self._better_shot(state, 1.0):
             state.ocr_done = True  # no shot can be that much better: quality is at most 1
         return False
 
