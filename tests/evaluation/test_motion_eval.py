@@ -38,6 +38,18 @@ def test_an_approach_grows_the_plate_from_the_start_width_to_the_still():
     assert np.array_equal(recede[0], frames[-1]) and np.allclose(rboxes[-1], boxes[0])
 
 
+def test_a_cross_brings_the_plate_in_at_the_left_edge_at_its_size():
+    image, box = _still()
+    frames, boxes = motion_frames(image, box, frames=12, motion="cross", size=(1280, 720))
+    xs = [b[0] for b in boxes]
+    assert xs[0] == pytest.approx(-75) and xs[-1] == pytest.approx(35)  # a quarter in view, 10 px per frame
+    assert [b[2] - b[0] for b in boxes] == pytest.approx([100] * 12)  # its size in the still, unscaled
+    mid = round(float(boxes[0][1] + boxes[0][3]) / 2)
+    assert boxes[0][2] == pytest.approx(25) and frames[0][mid, :20].mean() < 10  # the part in view is there
+    x1, y1, x2, y2 = (round(float(v)) for v in boxes[-1])
+    assert frames[-1][y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].mean() < 10 and frames[-1][y2 + 3, x1 + 50].mean() > 150
+
+
 def test_a_still_larger_than_the_frame_is_scaled_down_and_a_small_plate_never_up():
     image, box = np.zeros((1440, 2560, 3), np.uint8), np.array([1000.0, 1000.0, 1300.0, 1060.0])
     _, boxes = motion_frames(image, box, frames=3, start_width_px=40)

@@ -9,6 +9,10 @@ vehicle at constant speed: the plate's size grows as 1 / distance), on a grey gr
 frame by default (the still scaled down to fit, never up: in a 1920 x 1080 frame a 720p still keeps its
 pixels, so the plates are as large as in 720p but the frame is larger), written as MPEG-4 at 25 fps so
 the codec's losses are in it.
+
+`cross` slides the still in from the frame's left edge at its size (a vehicle passing a street camera): the
+plate is a quarter in view in the first frame and moves a tenth of its width per frame, so the first shots
+of its track show only part of it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from .metrics import confusable_match, exact_match, published_by_confidence
 
 log = logging.getLogger(__name__)
 
-Motion = Literal["approach", "recede"]
-MOTIONS: tuple[str, ...] = ("approach", "recede")
+Motion = Literal["approach", "recede", "cross"]
+MOTIONS: tuple[str, ...] = ("approach", "recede", "cross")
 FRAME_SIZE = (1280, 720)
 FPS = 25
+#: `cross`: the part of the plate in view in the first frame, and its speed in plate widths per frame.
+_CROSS_START, _CROSS_SPEED = 0.25, 0.1
 #: The vanishing point, in frame widths / heights.
 _VANISHING = (0.5, 0.3)
 _GROUND = (90, 90, 90)
@@ -53,7 +59,8 @@ def motion_frames(
     """The clip's frames and the plate's box (x1, y1, x2, y2 px) in each.
 
     The last frame of an approach (the first of a recede) is the still scaled to fit `size`; the plate is
-    `start_width_px` wide at the other end (or its own width, if smaller).
+    `start_width_px` wide at the other end (or its own width, if smaller). A `cross` keeps the still's
+    fitted size (`start_width_px` is unused) and moves it right, the plate entering at the left edge.
     """
     if frames < 2:
         raise ValueError("a motion clip needs at least 2 frames")
@@ -66,10 +73,13 @@ def motion_frames(
     corners = np.asarray(box, np.float64).reshape(2, 2)
     out, boxes = [], []
     for t in range(frames):
-        z = z0 / (1 - (1 - z0) * t / (frames - 1))  # 1 / distance at constant speed
-        s = z * fit
-        m = np.float32([[s, 0, vx + z * (ox - vx)], [0, s, vy + z * (oy - vy)]])
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        if motion == "cross":  # the plate's left edge goes from -3/4 of its width, a tenth of it per frame
+            left = width * (_CROSS_START - 1 + _CROSS_SPEED * t)
+            m = np.float32([[fit, 0, left - box[0] * fit], [0, fit, oy]])
+        else:
+            z = z0 / (1 - (1 - z0) * t / (frames - 1))  # 1 / distance at constant speed
+            m = np.float32([[z * fit, 0, vx + z * (ox - vx)], [0, z * fit, vy + z * (oy - vy)]])
+        interp = cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR
         out.append(cv2.warpAffine(image, m, size, flags=interp, borderValue=_GROUND))
         boxes.append((corners @ m[:, :2].T.astype(np.float64) + m[:, 2]).reshape(4))
     if motion == "recede":
@@ -139,9 +149,10 @@ class MotionResult:
         s = self.summary()
         if not s["clips"]:
             return [f"{self.dataset}: no clip made (no labelled image could be read)"]
+        start = "plate in from the left edge" if self.motion == "cross" else f"plate from {self.start_width_px:g} px"
         return [
             f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames of "
-            f"{self.size[0]} x {self.size[1]}, plate from {self.start_width_px:g} px)",
+            f"{self.size[0]} x {self.size[1]}, {start})",
             f"exact match (first event): {s['exact_match']:.1%} "
             f"({s['exact_match_confusable']:.1%} counting O=0, I=1)",
             f"no event {s['no_event']}, first event wrong {s['first_event_wrong']}, "

@@ -256,6 +256,7 @@ class Pipeline:
                 "ocr_calls": c.ocr_calls,
                 "ocr_calls_saved": c.ocr_calls_saved,
                 "plate_observations": c.plate_observations,
+                "shots_cut_by_edge": c.shots_cut_by_edge,
                 "tracks": c.tracks,
                 "tracks_without_read": c.tracks_without_read,
                 "events": c.events,

@@ -36,6 +36,8 @@ class Counters:
     frames_blurred: int = 0
     frames_idle_skipped: int = 0
     plate_observations: int = 0
+    #: Plate shots not read because the box touched the frame's (or roi's) edge (`ocr.edge_margin_px`).
+    shots_cut_by_edge: int = 0
     ocr_calls: int = 0
     tracks: int = 0
     tracks_without_read: int = 0
@@ -150,7 +152,8 @@ class CameraWorker:
         c.frames += 1
         self._resolve_geometry(frame.image)
         observations = self._observe(image, ox, oy, frame.index)
-        published = self._update_tracks(frame, observations)
+        region = (ox, oy, ox + image.shape[1], oy + image.shape[0])
+        published = self._update_tracks(frame, observations, region)
         published += self._emit_crossed(frame)
         published += self._end_lost_tracks(frame, all_tracks=self.stills)
         return published
@@ -238,8 +241,13 @@ class CameraWorker:
                 )
         return list(best.values())
 
-    def _update_tracks(self, frame: Frame, observations: list[_Observation]) -> list[PlateEvent]:
+    def _update_tracks(
+        self, frame: Frame, observations: list[_Observation], region: tuple[int, int, int, int]
+    ) -> list[PlateEvent]:
+        """Move the tracks, and read the shots the policy asks for; `region` is what the detector saw (the
+        frame, or the camera's roi: x1, y1, x2, y2 px), whose edges cut plates coming into view."""
         st, c = self.stages, self.stages.counters
+        margin = None if self.stills else st.policy.cfg.edge_margin_px
         due: list[tuple[TrackState, Shot]] = []
         small_frame: np.ndarray | None = None
         for ob in observations:
@@ -261,6 +269,9 @@ class CameraWorker:
             anchor = (cx, cy) if ob.vehicle_xyxy is None else _bottom_centres(ob.vehicle_xyxy[None])[0]
             self._move(state, anchor, frame.index)
             if state.ocr_done:
+                continue
+            if margin is not None and _cut_by_edge(ob.plate_xyxy, region, margin):
+                c.shots_cut_by_edge += 1
                 continue
             crop = crop_plate(frame.image, ob.plate_xyxy, *self.stages.finder.crop_margin)
             quality = quality_score(crop, ob.detection_confidence)
@@ -386,6 +397,17 @@ class _StillTracker:
         detections.tracker_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         return detections
+
+
+def _cut_by_edge(xyxy: np.ndarray, region: tuple[int, int, int, int], margin: float) -> bool:
+    """Whether a plate box lies within `margin` px of the region's edge (so part of the plate may be outside)."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return (
+        x1 <= region[0] + margin
+        or y1 <= region[1] + margin
+        or x2 >= region[2] - margin
+        or y2 >= region[3] - margin
+    )
 
 
 def _centres(xyxy: np.ndarray) -> np.ndarray:

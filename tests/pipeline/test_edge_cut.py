@@ -1,0 +1,112 @@
+"""A plate coming into view at the frame's edge is first seen in part: those shots are not read in video."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from ovr_alpr.config import CameraConfig
+from ovr_alpr.detect.plates import PlateFinder
+from ovr_alpr.pipeline import Pipeline
+from ovr_alpr.pipeline.config import AppConfig
+from ovr_alpr.plate_text import PlateText
+from ovr_alpr.types import Detections
+
+SIZE = (320, 240)
+FRAMES = 30
+CUT_FRAMES = 10
+
+
+def _box(frame: int, left: int) -> list[float]:
+    """The plate's box: cut by the region's left edge (x = `left`) for the first frames, then whole."""
+    if frame < CUT_FRAMES:
+        return [left, 100, left + 60 + 6 * frame, 130]
+    x1 = left + 10 + 5 * (frame - CUT_FRAMES)
+    return [x1, 100, x1 + 120, 130]
+
+
+class EntryDetector:
+    """One plate sliding in from the left edge of the image it is given (frame or roi)."""
+
+    class_names = {0: "plate"}
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, image):
+        box = _box(self.calls, 0)
+        self.calls += 1
+        return Detections(np.array([box], np.float32), np.array([0.9]), np.zeros(1))
+
+
+class WidthReader:
+    """Reads what a recogniser reads of a plate cut on its left: the part in view, at high confidence."""
+
+    def __init__(self) -> None:
+        self.widths: list[int] = []
+
+    def read_batch(self, crops):
+        out = []
+        for crop in crops:
+            self.widths.append(crop.shape[1])
+            text = "ABC123" if crop.shape[1] >= 125 else "BC123"
+            out.append(PlateText(text, 0.99, (0.99,) * len(text)))
+        return out
+
+
+@pytest.fixture(scope="module")
+def entry_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("edge") / "entry.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, SIZE)
+    for _ in range(FRAMES):
+        writer.write(np.full((SIZE[1], SIZE[0], 3), 90, np.uint8))
+    writer.release()
+    return path
+
+
+def _run(tmp_path, clip, roi=None, **ocr):
+    config = AppConfig(
+        cameras=[CameraConfig(id="gate", source=str(clip), roi=roi)],
+        output_dir=str(tmp_path),
+        ocr=ocr,
+    )
+    reader = WidthReader()
+    result = Pipeline(config, sinks=[], finder=PlateFinder(EntryDetector()), reader=reader).run()
+    return result, reader
+
+
+def test_plate_cut_by_the_frame_edge_is_read_once_whole(tmp_path, entry_clip):
+    result, reader = _run(tmp_path, entry_clip)
+    assert [e.plate.normalized_text for e in result.events] == ["ABC123"]
+    assert result.stats["shots_cut_by_edge"] >= CUT_FRAMES - 1
+    assert reader.widths and min(reader.widths) >= 125  # no cut shot was read
+
+
+def test_without_the_margin_the_visible_part_is_published(tmp_path, entry_clip):
+    # what the rule prevents: the cut shot's confident read is final at once, a wrong event
+    result, _ = _run(tmp_path, entry_clip, edge_margin_px=None)
+    assert [e.plate.normalized_text for e in result.events] == ["BC123"]
+    assert result.stats["shots_cut_by_edge"] == 0
+
+
+def test_the_roi_edge_cuts_plates_too(tmp_path, entry_clip):
+    # the detector sees the roi: its boxes start at the roi's left edge (x = 40 in the frame)
+    result, reader = _run(tmp_path, entry_clip, roi=(40, 0, 320, 240))
+    assert [e.plate.normalized_text for e in result.events] == ["ABC123"]
+    assert min(reader.widths) >= 125
+
+
+def test_stills_read_a_plate_at_the_edge(tmp_path):
+    image = tmp_path / "still.jpg"
+    cv2.imwrite(str(image), np.full((SIZE[1], SIZE[0], 3), 90, np.uint8))
+
+    class EdgeStill:
+        class_names = {0: "plate"}
+
+        def __call__(self, image):
+            return Detections(np.array([[0, 100, 130, 130]], np.float32), np.array([0.9]), np.zeros(1))
+
+    config = AppConfig(cameras=[CameraConfig(id="s", source=str(image))], output_dir=str(tmp_path))
+    result = Pipeline(config, sinks=[], finder=PlateFinder(EdgeStill()), reader=WidthReader()).run()
+    assert [e.plate.normalized_text for e in result.events] == ["ABC123"]
