@@ -29,9 +29,8 @@ def _box(frame: int, left: int) -> list[float]:
 class EntryDetector:
     """One plate sliding in from the left edge of the image it is given (frame or roi)."""
 
-    class_names = {0: "plate"}
-
     def __init__(self) -> None:
+        self.class_names = {0: "plate"}
         self.calls = 0
 
     def __call__(self, image):
@@ -102,7 +101,8 @@ def test_stills_read_a_plate_at_the_edge(tmp_path):
     cv2.imwrite(str(image), np.full((SIZE[1], SIZE[0], 3), 90, np.uint8))
 
     class EdgeStill:
-        class_names = {0: "plate"}
+        def __init__(self) -> None:
+            self.class_names = {0: "plate"}
 
         def __call__(self, image):
             return Detections(np.array([[0, 100, 130, 130]], np.float32), np.array([0.9]), np.zeros(1))

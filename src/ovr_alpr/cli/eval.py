@@ -21,9 +21,9 @@ def eval_command(
     motion: str | None = typer.Option(
         None,
         "--motion",
-        help="approach | recede | cross: score the video path instead; each image becomes a clip of its plate "
-        "growing from --start-width px (approach), shrinking to it (recede) or coming in at the frame's left "
-        "edge (cross), run through the pipeline",
+        help="approach | recede | cross: score the video path instead; each image becomes a clip of its "
+        "plate growing from --start-width px (approach), shrinking to it (recede) or coming in at the "
+        "frame's left edge (cross), run through the pipeline",
     ),
     clip_frames: int = typer.Option(36, "--clip-frames", min=2, help="--motion: frames per clip (25 fps)"),
     start_width: float = typer.Option(

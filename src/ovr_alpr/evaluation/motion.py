@@ -149,7 +149,9 @@ class MotionResult:
         s = self.summary()
         if not s["clips"]:
             return [f"{self.dataset}: no clip made (no labelled image could be read)"]
-        start = "plate in from the left edge" if self.motion == "cross" else f"plate from {self.start_width_px:g} px"
+        start = f"plate from {self.start_width_px:g} px"
+        if self.motion == "cross":
+            start = "plate in from the left edge"
         return [
             f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames of "
             f"{self.size[0]} x {self.size[1]}, {start})",

@@ -400,7 +400,7 @@ class _StillTracker:
 
 
 def _cut_by_edge(xyxy: np.ndarray, region: tuple[int, int, int, int], margin: float) -> bool:
-    """Whether a plate box lies within `margin` px of the region's edge (so part of the plate may be outside)."""
+    """Whether a plate box lies within `margin` px of the region's edge (part of the plate may be outside)."""
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     return (
         x1 <= region[0] + margin
