@@ -97,9 +97,9 @@ CALLS = {"updates": 0}
 
 @TRACKERS.register("counting", config=CountingTrackerConfig)
 class CountingTracker(ByteTrack):
-    def update(self, detections: Detections) -> Detections:
+    def update(self, detections: Detections, timestamp: float | None = None) -> Detections:
         CALLS["updates"] += 1
-        return super().update(detections)
+        return super().update(detections, timestamp)
 
 
 def test_config_accepts_test_plugins_with_their_own_keys_and_rejects_unknown_ones(tmp_path):

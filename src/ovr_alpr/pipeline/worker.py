@@ -112,6 +112,9 @@ class CameraWorker:
         self.idle_stride = 1 if self.stills else quality.stride_at(fps)
         self._skipped_in_row = 0  # frames passed over since the last processed one (sparse sampling)
         self._last_processed_at: datetime | None = None
+        self._last_time: float | None = None  # the last capture time given to the tracker
+        #: The last processed frame started a track the tracker has not confirmed yet.
+        self._unconfirmed = False
         self.policy = (
             OcrPolicy(stages.policy.cfg.model_copy(update={"min_track_frames": 1}))
             if self.stills
@@ -151,7 +154,7 @@ class CameraWorker:
         self.step += 1
         c.frames += 1
         self._resolve_geometry(frame.image)
-        observations = self._observe(image, ox, oy, frame.index)
+        observations = self._observe(image, ox, oy, frame)
         region = (ox, oy, ox + image.shape[1], oy + image.shape[0])
         published = self._update_tracks(frame, observations, region)
         published += self._emit_crossed(frame)
@@ -160,14 +163,20 @@ class CameraWorker:
 
     def _sample_sparsely(self, frame: Frame) -> bool:
         """Pass this frame over: nothing needs reading (no plate tracked, or every tracked plate has its final
-        read), fewer than `idle_stride` frames were passed over in a row, and less than 1 / `idle_min_fps` s
-        of video went by since the last processed frame. Counted per delivered frame, not by frame number,
-        so a live stream that delivers every n-th frame is still sampled."""
+        read, and no detection in the last processed frame is waiting for its track), fewer than
+        `idle_stride` frames were passed over in a row, and less than 1 / `idle_min_fps` s of video went by
+        since the last processed frame. Counted per delivered frame, not by frame number, so a live stream
+        that delivers every n-th frame is still sampled.
+
+        A new plate is tracked from every frame at once: a fast plate moves further between sparse frames
+        than the tracker can follow (a car crossing the view moves its plate's width per frame), so it would
+        never get a track."""
         last = self._last_processed_at
         if (
             self._skipped_in_row + 1 < self.idle_stride
             and last is not None
             and (frame.captured_at - last).total_seconds() < 1.0 / self.quality.idle_min_fps
+            and not self._unconfirmed
             and all(s.ocr_done for s in self.tracks.values())
         ):
             self._skipped_in_row += 1
@@ -175,6 +184,17 @@ class CameraWorker:
         self._skipped_in_row = 0
         self._last_processed_at = frame.captured_at
         return False
+
+    def _tracker_time(self, frame: Frame) -> float | None:
+        """The frame's capture time for the tracker (s), or None for one frame step: a folder of images has no
+        timeline (modification times), and a clock that stood still or went back is not one either."""
+        if self.source.kind == "images":
+            return None
+        at = frame.captured_at.timestamp()
+        if self._last_time is not None and at <= self._last_time:
+            return None
+        self._last_time = at
+        return at
 
     def _resolve_geometry(self, image: np.ndarray) -> None:
         size = (int(image.shape[1]), int(image.shape[0]))
@@ -194,8 +214,9 @@ class CameraWorker:
             )
         return image[y1:y2, x1:x2], (x1, y1)
 
-    def _observe(self, image: np.ndarray, ox: int, oy: int, frame_index: int) -> list[_Observation]:
+    def _observe(self, image: np.ndarray, ox: int, oy: int, frame: Frame) -> list[_Observation]:
         finder, timer = self.stages.finder, self.stages.timer
+        frame_index, at = frame.index, self._tracker_time(frame)
         geometry = self.geometry
         if finder.vehicle_detector is None:
             plates = finder.detect_plates(image)
@@ -204,7 +225,8 @@ class CameraWorker:
             if geometry is not None and geometry.filters and len(plates):
                 plates = plates[geometry.keep(_centres(plates.xyxy), plates.xyxy[:, 2] - plates.xyxy[:, 0])]
             with timer.stage("track"):
-                tracked = self.tracker.update(plates)
+                tracked = self.tracker.update(plates, at)
+            self._unconfirmed = self.tracker.confirming()
             return [
                 _Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
                 for i, t in enumerate(tracked.tracker_id)
@@ -215,7 +237,8 @@ class CameraWorker:
         if geometry is not None and geometry.filters and len(vehicles):
             vehicles = vehicles[geometry.keep(_bottom_centres(vehicles.xyxy + off))]
         with timer.stage("track"):
-            tracked_v = self.tracker.update(vehicles)
+            tracked_v = self.tracker.update(vehicles, at)
+        self._unconfirmed = self.tracker.confirming()
         for i, t in enumerate(tracked_v.tracker_id):  # keep vehicle tracks alive even when no plate is seen
             state = self.tracks.get(int(t))
             if state is not None:
@@ -392,11 +415,14 @@ class _StillTracker:
     def __init__(self) -> None:
         self._next_id = 1
 
-    def update(self, detections: Detections) -> Detections:
+    def update(self, detections: Detections, timestamp: float | None = None) -> Detections:
         n = len(detections)
         detections.tracker_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         return detections
+
+    def confirming(self) -> bool:
+        return False
 
 
 def _cut_by_edge(xyxy: np.ndarray, region: tuple[int, int, int, int], margin: float) -> bool:

@@ -17,9 +17,15 @@ TRACKERS: Registry[type] = registry("tracker")
 
 
 class Tracker(Protocol):
-    """Assigns `tracker_id` to detections; returns only the tracked ones."""
+    """Assigns `tracker_id` to detections; returns only the tracked ones. `timestamp` is the frame's capture
+    time in seconds (a file's: its start plus the frame's pts), so motion is predicted over the frames that
+    were not processed (sparse sampling, a live stream's dropped frames); None: one frame per call."""
 
-    def update(self, detections: Detections) -> Detections: ...
+    def update(self, detections: Detections, timestamp: float | None = None) -> Detections: ...
+
+    def confirming(self) -> bool:
+        """Whether a track was started that has no id yet (it needs more frames to be confirmed)."""
+        ...
 
 
 class ByteTrackConfig(TrackerConfig):
@@ -75,14 +81,14 @@ class ByteTrack:
         half = (xyxy[:, 2:] - xyxy[:, :2]) * (self.association_scale / 2)
         return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
 
-    def update(self, detections: Detections) -> Detections:
+    def update(self, detections: Detections, timestamp: float | None = None) -> Detections:
         sv_dets = sv.Detections(
             xyxy=self._grow(detections.xyxy),
             confidence=detections.confidence,
             class_id=detections.class_id,
             data={"row": np.arange(len(detections))},
         )
-        tracked = self._tracker.update(sv_dets)
+        tracked = self._tracker.update(sv_dets, timestamp=timestamp)
         if len(tracked) == 0:
             return Detections.empty() if not detections.data else detections[np.zeros(0, dtype=np.int64)]
         ids = np.asarray(tracked.tracker_id, dtype=np.int64)
@@ -91,6 +97,9 @@ class ByteTrack:
         out = detections[rows]  # the original boxes, not the grown ones
         out.tracker_id = ids[ok]
         return out
+
+    def confirming(self) -> bool:
+        return any(t.tracker_id == -1 for t in self._tracker.tracks)
 
 
 def build_tracker(cfg: TrackerConfig, frame_rate: float = 25.0) -> Tracker:

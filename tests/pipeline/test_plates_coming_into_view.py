@@ -1,4 +1,5 @@
-"""A plate coming into view at the frame's edge is first seen in part: those shots are not read in video."""
+"""Plates coming into view: first seen in part at the frame's edge (those shots are not read in video), and
+fast ones seen while the camera samples sparsely (tracked from every frame once one is seen)."""
 
 from __future__ import annotations
 
@@ -110,3 +111,50 @@ def test_stills_read_a_plate_at_the_edge(tmp_path):
     config = AppConfig(cameras=[CameraConfig(id="s", source=str(image))], output_dir=str(tmp_path))
     result = Pipeline(config, sinks=[], finder=PlateFinder(EdgeStill()), reader=WidthReader()).run()
     assert [e.plate.normalized_text for e in result.events] == ["ABC123"]
+
+
+class FastPlate:
+    """A whole plate, 60 px wide, moving 70 px per frame (a car crossing the view); the frame index comes from
+    the box the worker is given to process (see the test)."""
+
+    def __init__(self) -> None:
+        self.class_names = {0: "plate"}
+        self.frame = 0
+        self.seen: list[int] = []
+
+    def __call__(self, image):
+        self.seen.append(self.frame)
+        x1 = 10 + 70 * self.frame
+        if x1 + 60 > SIZE[0] * 2 - 10:
+            return Detections.empty()
+        return Detections(np.array([[x1, 100, x1 + 60, 120]], np.float32), np.array([0.9]), np.zeros(1))
+
+
+def test_a_fast_plate_is_tracked_while_the_camera_samples_sparsely(tmp_path, monkeypatch):
+    from ovr_alpr.pipeline.worker import CameraWorker
+
+    path = tmp_path / "wide.mp4"  # 640 x 240: the plate is in view for 9 frames
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (SIZE[0] * 2, SIZE[1]))
+    for _ in range(FRAMES):
+        writer.write(np.full((SIZE[1], SIZE[0] * 2, 3), 90, np.uint8))
+    writer.release()
+    det, process = FastPlate(), CameraWorker.process
+
+    def process_frame(self, frame):
+        det.frame = frame.index
+        return process(self, frame)
+
+    monkeypatch.setattr(CameraWorker, "process", process_frame)
+    config = AppConfig(
+        cameras=[CameraConfig(id="street", source=str(path))],
+        output_dir=str(tmp_path),
+        quality={"idle_stride": 3, "idle_min_fps": 4},  # 25 fps: every 3rd frame while nothing is tracked
+        ocr={"final_min_width_px": 0},
+    )
+    reader = WidthReader()
+    result = Pipeline(config, sinks=[], finder=PlateFinder(det), reader=reader).run()
+    # every 3rd frame the plate moves 210 px, further than the tracker matches; from the first frame it is
+    # seen in, every frame is processed until its track has its read
+    assert det.seen[:3] == [0, 1, 2]
+    assert result.stats["tracks"] == 1 and [e.plate.normalized_text for e in result.events] == ["BC123"]
+    assert result.stats["frames_idle_skipped"] > 0  # once read, the camera samples sparsely again
