@@ -158,3 +158,43 @@ def test_a_fast_plate_is_tracked_while_the_camera_samples_sparsely(tmp_path, mon
     assert det.seen[:3] == [0, 1, 2]
     assert result.stats["tracks"] == 1 and [e.plate.normalized_text for e in result.events] == ["BC123"]
     assert result.stats["frames_idle_skipped"] > 0  # once read, the camera samples sparsely again
+
+
+def _plate_at(x: float) -> Detections:
+    return Detections(np.array([[x, 100, x + 60, 120]], np.float32), np.array([0.9]), np.zeros(1))
+
+
+@pytest.mark.parametrize("timed", [True, False])
+def test_the_tracker_predicts_over_frames_not_processed(timed):
+    """A plate moving 40 px per frame, seen on frames 0-3 (25 fps), then on frame 9 only (sparse sampling):
+    with capture times the motion model moves it 240 px ahead and the track goes on; counting one step per
+    call it looks 40 px ahead, and the plate starts a new track."""
+    from ovr_alpr.track.bytetrack import ByteTrack, ByteTrackConfig
+
+    tracker = ByteTrack(ByteTrackConfig(), 25.0)
+    ids = []
+    for frame in (0, 1, 2, 3, 9):
+        tracked = tracker.update(_plate_at(10 + 40 * frame), frame / 25 if timed else None)
+        ids.append(int(tracked.tracker_id[0]) if len(tracked) else None)
+    assert ids[0] is None and ids[1] is not None and ids[1] == ids[2] == ids[3]  # confirmed on its 2nd frame
+    assert (ids[4] == ids[3]) is timed
+    assert tracker.confirming() is (not timed)  # untimed: frame 9's plate is a new track, not confirmed yet
+
+
+def test_capture_times_that_stand_still_or_go_back_count_one_step():
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from ovr_alpr.pipeline.worker import CameraWorker
+    from ovr_alpr.types import Frame
+
+    t0 = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    frames = [
+        Frame(np.zeros((2, 2, 3), np.uint8), i, t0 + timedelta(seconds=s), 0.0)
+        for i, s in enumerate((0, 1, 1, 0.5, 2))
+    ]
+    live = SimpleNamespace(source=SimpleNamespace(kind="stream"), _last_time=None)
+    times = [CameraWorker._tracker_time(live, f) for f in frames]  # type: ignore[arg-type]
+    assert times == [t0.timestamp(), t0.timestamp() + 1, None, None, t0.timestamp() + 2]
+    folder = SimpleNamespace(source=SimpleNamespace(kind="images"), _last_time=None)
+    assert [CameraWorker._tracker_time(folder, f) for f in frames] == [None] * 5  # type: ignore[arg-type]
