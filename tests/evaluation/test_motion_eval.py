@@ -49,6 +49,8 @@ def test_a_cross_brings_the_plate_in_at_the_left_edge_at_its_size():
     x1, y1, x2, y2 = (round(float(v)) for v in boxes[-1])
     assert frames[-1][y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].mean() < 10
     assert frames[-1][y2 + 3, x1 + 50].mean() > 150
+    _, fast = motion_frames(image, box, frames=3, motion="cross", cross_speed=1.2)
+    assert [b[0] for b in fast] == pytest.approx([-75, 45, 165])  # a car crossing: 1.2 plate widths a frame
 
 
 def test_a_still_larger_than_the_frame_is_scaled_down_and_a_small_plate_never_up():

@@ -32,6 +32,9 @@ def eval_command(
     clip_size: str = typer.Option(
         "1280x720", "--clip-size", help="--motion: frame size, WIDTHxHEIGHT or 1080p"
     ),
+    cross_speed: float = typer.Option(
+        0.1, "--cross-speed", min=0.01, help="--motion cross: plate widths the plate moves per frame"
+    ),
 ) -> None:
     """Exact-match rate, plate detection recall/precision, CER and ms per image on a labelled image set."""
     from ..errors import check_writable
@@ -44,7 +47,8 @@ def eval_command(
     if json_path is not None:
         check_writable(json_path, "--json")
     if motion is not None:
-        _motion(dataset, cfg, motion, clip_frames, start_width, clip_size, limit, progress, json_path, report)
+        clip = (clip_frames, start_width, clip_size, cross_speed)
+        _motion(dataset, cfg, motion, clip, limit, progress, json_path, report)
         return
     if report is not None:
         check_writable(report / "report.md", "--report")
@@ -57,7 +61,7 @@ def eval_command(
         typer.echo(f"report: {write_report(result, report)}")
 
 
-def _motion(dataset, cfg, motion, frames, start_width, clip_size, limit, progress, json_path, report) -> None:
+def _motion(dataset, cfg, motion, clip, limit, progress, json_path, report) -> None:
     import json
 
     from ..errors import ConfigError
@@ -68,8 +72,9 @@ def _motion(dataset, cfg, motion, frames, start_width, clip_size, limit, progres
         raise ConfigError(f"--motion {motion!r} is not a motion", f"use one of: {', '.join(MOTIONS)}")
     if report is not None:
         raise ConfigError("--report is for still images", "leave out --report with --motion, or use --json")
+    frames, start_width, clip_size, cross_speed = clip
     size = parse_size(clip_size)
-    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit, progress, size)
+    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit, progress, size, cross_speed)
     for line in result.lines():
         typer.echo(line)
     if json_path is not None:

@@ -11,8 +11,8 @@ pixels, so the plates are as large as in 720p but the frame is larger), written 
 the codec's losses are in it.
 
 `cross` slides the still in from the frame's left edge at its size (a vehicle passing a street camera): the
-plate is a quarter in view in the first frame and moves a tenth of its width per frame, so the first shots
-of its track show only part of it.
+plate is a quarter in view in the first frame and moves a tenth of its width per frame (`cross_speed`), so
+the first shots of its track show only part of it.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ Motion = Literal["approach", "recede", "cross"]
 MOTIONS: tuple[str, ...] = ("approach", "recede", "cross")
 FRAME_SIZE = (1280, 720)
 FPS = 25
-#: `cross`: the part of the plate in view in the first frame, and its speed in plate widths per frame.
-_CROSS_START, _CROSS_SPEED = 0.25, 0.1
+#: `cross`: the part of the plate in view in the first frame.
+_CROSS_START = 0.25
 #: The vanishing point, in frame widths / heights.
 _VANISHING = (0.5, 0.3)
 _GROUND = (90, 90, 90)
@@ -55,12 +55,14 @@ def motion_frames(
     start_width_px: float = 40.0,
     motion: Motion = "approach",
     size: tuple[int, int] = FRAME_SIZE,
+    cross_speed: float = 0.1,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The clip's frames and the plate's box (x1, y1, x2, y2 px) in each.
 
     The last frame of an approach (the first of a recede) is the still scaled to fit `size`; the plate is
     `start_width_px` wide at the other end (or its own width, if smaller). A `cross` keeps the still's
-    fitted size (`start_width_px` is unused) and moves it right, the plate entering at the left edge.
+    fitted size (`start_width_px` is unused) and moves it right by `cross_speed` plate widths per frame, the
+    plate entering at the left edge.
     """
     if frames < 2:
         raise ValueError("a motion clip needs at least 2 frames")
@@ -73,8 +75,10 @@ def motion_frames(
     corners = np.asarray(box, np.float64).reshape(2, 2)
     out, boxes = [], []
     for t in range(frames):
-        if motion == "cross":  # the plate's left edge goes from -3/4 of its width, a tenth of it per frame
-            left = width * (_CROSS_START - 1 + _CROSS_SPEED * t)
+        if (
+            motion == "cross"
+        ):  # the plate's left edge goes from -3/4 of its width, cross_speed of it per frame
+            left = width * (_CROSS_START - 1 + cross_speed * t)
             m = np.float32([[fit, 0, left - box[0] * fit], [0, fit, oy]])
         else:
             z = z0 / (1 - (1 - z0) * t / (frames - 1))  # 1 / distance at constant speed
@@ -115,6 +119,7 @@ class MotionResult:
     frames: int
     start_width_px: float
     size: tuple[int, int] = FRAME_SIZE
+    cross_speed: float = 0.1
     outcomes: list[MotionOutcome] = field(default_factory=list)
     ocr_calls: int = 0
 
@@ -128,6 +133,7 @@ class MotionResult:
             "frames": self.frames,
             "start_width_px": self.start_width_px,
             "frame_size": list(self.size),
+            **({"cross_speed": self.cross_speed} if self.motion == "cross" else {}),
             "clips": n,
             "exact_match": round(right / n, 4) if n else None,
             "exact_match_confusable": round(right_confusable / n, 4) if n else None,
@@ -151,7 +157,7 @@ class MotionResult:
             return [f"{self.dataset}: no clip made (no labelled image could be read)"]
         start = f"plate from {self.start_width_px:g} px"
         if self.motion == "cross":
-            start = "plate in from the left edge"
+            start = f"plate in from the left edge, {self.cross_speed:g} of its width per frame"
         return [
             f"{self.dataset}: {s['clips']} {self.motion} clips ({self.frames} frames of "
             f"{self.size[0]} x {self.size[1]}, {start})",
@@ -176,6 +182,7 @@ def evaluate_motion(
     limit: int = 0,
     progress: bool = True,
     size: tuple[int, int] = FRAME_SIZE,
+    cross_speed: float = 0.1,
 ) -> MotionResult:
     """Make a clip of every image's first text-labelled plate, run it through the pipeline, score it.
 
@@ -188,7 +195,7 @@ def evaluate_motion(
             f"--motion: no image in {dataset} has a plate text to score",
             "give a set labelled with plate texts (openalpr layout: NAME.txt with x y w h PLATE)",
         )
-    result = MotionResult(str(dataset), motion, frames, start_width_px, size)
+    result = MotionResult(str(dataset), motion, frames, start_width_px, size, cross_speed)
     finder = build_finder(cfg.plate_detector, cfg.vehicle_detector, cfg.cache_path)
     reader = build_reader(cfg.ocr, cfg.cache_path)
     with tempfile.TemporaryDirectory(prefix="ovr-alpr-motion-") as tmp:
@@ -207,7 +214,9 @@ def evaluate_motion(
             if image is None:
                 log.warning("%s: not a readable image, skipped", sample.image_path)
                 continue
-            shots, _ = motion_frames(image, sample.boxes[0], frames, start_width_px, motion, size)
+            shots, _ = motion_frames(
+                image, sample.boxes[0], frames, start_width_px, motion, size, cross_speed
+            )
             _write_clip(clip, shots, size)
             run = Pipeline(run_cfg, sinks=[], finder=finder, reader=reader).run()
             result.ocr_calls += int(run.stats.get("ocr_calls", 0))
