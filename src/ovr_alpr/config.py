@@ -211,6 +211,9 @@ class OcrConfig(PluginConfig):
         reread_patience_frames: a track whose attempts are spent and that shows no such better shot for
             this many processed frames is read no more (a parked car is sampled idly again).
         min_confidence: a fused read below this is not published when the track ends.
+        min_read_confidence: a read below this counts as an attempt but not as a read: it does not vote in
+            the track's fusion, where a garbled read of another length (a loose box around a small plate)
+            would halve a confident read's fused confidence.
         edge_margin_px: in video, a plate box within this many pixels of the frame's edge (or the camera's
             `roi`) is taken as cut by it and not read: a plate coming into view at the side or the bottom is
             first seen in part, and a confident read of its visible part is a wrong event; the track is read
@@ -228,6 +231,7 @@ class OcrConfig(PluginConfig):
     reread_gain: float | None = Field(default=1.25, gt=1.0)
     reread_patience_frames: int = Field(default=50, ge=1)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_read_confidence: float = Field(default=0.3, ge=0.0, le=1.0)
     edge_margin_px: float | None = Field(default=3.0, ge=0.0)
     min_plate_chars: int = Field(default=4, ge=1)
     max_plate_chars: int = Field(default=10, ge=1)

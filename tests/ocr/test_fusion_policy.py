@@ -141,3 +141,16 @@ def test_a_track_without_a_better_shot_is_done_after_the_patience():
     t.frames_seen = 5
     _spend(never, t, [_read("AB12", 0.5)], [0.2])
     assert t.ocr_done  # the old rule: attempts spent, done
+
+
+def test_a_garbled_read_is_an_attempt_not_a_vote():
+    """wts-lg-000148 approaching in a 1080p frame: a loose box around the 41 px plate read `6X8Z4` at 0.21
+    on a shot scored higher than the plate's later ones; it halved the confident read's fused confidence."""
+    for floor, published in ((0.3, "6TIX874"), (0.0, None)):
+        policy = OcrPolicy(OcrConfig(min_read_confidence=floor, final_min_width_px=200))
+        s = _state()
+        policy.add_read(s, _read("6X8Z4", 0.21), _shot(0.44, width=79), step=3)
+        policy.add_read(s, _read("6TIX874", 0.96), _shot(0.55, width=94), step=34)
+        assert s.attempts == 2 and len(s.reads) == (1 if floor else 2)
+        fused = policy.finish(s)
+        assert (fused.text if fused else None) == published

@@ -18,7 +18,8 @@ class OcrPolicy:
       too (a plate coming towards the camera grows: its first shots are its worst); after
       `reread_patience_frames` without one, the track is read no more.
     - Reads are fused over the shots near the best one read (quality at least `best_shot_ratio` of it), so
-      small early shots stop counting once the plate was read large.
+      small early shots stop counting once the plate was read large. A read below `min_read_confidence` is
+      the reader saying it cannot read that shot (a loose box, a blurred frame): an attempt, not a vote.
     - A fused read at `confidence_target` from a shot at least `final_min_width_px` wide is final at once.
     - When the track ends, a fused read at `min_confidence` or more is final; below, it is dropped.
     """
@@ -61,7 +62,7 @@ class OcrPolicy:
         state.attempts += 1
         state.last_attempt_step = step
         state.best_read_quality = max(state.best_read_quality, shot.quality)
-        if read.text:
+        if read.text and read.confidence >= self.cfg.min_read_confidence:
             state.reads.append(read)
             state.read_qualities.append(shot.quality)
             score = shot.quality * (0.5 + 0.5 * read.confidence)
