@@ -75,9 +75,8 @@ def motion_frames(
     corners = np.asarray(box, np.float64).reshape(2, 2)
     out, boxes = [], []
     for t in range(frames):
-        if (
-            motion == "cross"
-        ):  # the plate's left edge goes from -3/4 of its width, cross_speed of it per frame
+        if motion == "cross":
+            # the plate's left edge goes from -3/4 of its width, cross_speed of it per frame
             left = width * (_CROSS_START - 1 + cross_speed * t)
             m = np.float32([[fit, 0, left - box[0] * fit], [0, fit, oy]])
         else:

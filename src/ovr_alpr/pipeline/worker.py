@@ -163,14 +163,14 @@ class CameraWorker:
 
     def _sample_sparsely(self, frame: Frame) -> bool:
         """Pass this frame over: nothing needs reading (no plate tracked, or every tracked plate has its final
-        read, and no detection in the last processed frame is waiting for its track), fewer than
+        read, and the tracker is not confirming a track it started on the last processed frames), fewer than
         `idle_stride` frames were passed over in a row, and less than 1 / `idle_min_fps` s of video went by
         since the last processed frame. Counted per delivered frame, not by frame number, so a live stream
         that delivers every n-th frame is still sampled.
 
-        A new plate is tracked from every frame at once: a fast plate moves further between sparse frames
-        than the tracker can follow (a car crossing the view moves its plate's width per frame), so it would
-        never get a track."""
+        A plate that starts a track is followed on every frame until the track is confirmed: between sparse
+        frames a fast plate moves further than the tracker can match (a car crossing the view moves its
+        plate's width per frame), so it would never get a track."""
         last = self._last_processed_at
         if (
             self._skipped_in_row + 1 < self.idle_stride
