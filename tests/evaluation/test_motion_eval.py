@@ -146,3 +146,16 @@ def test_plates_coming_in_at_the_frame_edge_are_not_read_in_part(openalpr_dir: P
     truncated = [m for m in figures["misses"] if m["events"] and m["expected"].endswith(m["events"][0])]
     assert truncated == []
     assert figures["exact_match"] >= 32 / 40
+
+
+@pytest.mark.shared_data
+def test_a_car_crossing_the_view_is_tracked_and_read(openalpr_dir: Path, tmp_path: Path):
+    """20 US stills crossing at 1.2 plate widths per frame (`--cross-speed 1.2`), default config, the camera
+    sampling every 3rd frame while nothing is tracked. Measured: 17 of 20 right, every clip an event; before
+    new tracks were followed on every frame and the tracker got capture times, 0 of 20 (no track was made)."""
+    out = tmp_path / "fast.json"
+    argv = ["eval", "--dataset", str(openalpr_dir / "us"), "--motion", "cross", "--cross-speed", "1.2"]
+    assert main([*argv, "--limit", "20", "--json", str(out), "--no-progress"]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["clips"] == 20 and figures["cross_speed"] == 1.2 and figures["extra_events"] == 0
+    assert figures["no_event"] <= 1 and figures["exact_match"] >= 15 / 20
