@@ -19,23 +19,23 @@ FRAMES = 30
 CUT_FRAMES = 10
 
 
-def _box(frame: int, left: int) -> list[float]:
-    """The plate's box: cut by the region's left edge (x = `left`) for the first frames, then whole."""
-    if frame < CUT_FRAMES:
-        return [left, 100, left + 60 + 6 * frame, 130]
-    x1 = left + 10 + 5 * (frame - CUT_FRAMES)
+def _box(call: int) -> list[float]:
+    """The plate's box in the n-th image detected on: cut by its left edge at first, then whole."""
+    if call < CUT_FRAMES:
+        return [0, 100, 60 + 6 * call, 130]
+    x1 = 10 + 5 * (call - CUT_FRAMES)
     return [x1, 100, x1 + 120, 130]
 
 
 class EntryDetector:
-    """One plate sliding in from the left edge of the image it is given (frame or roi)."""
+    """One plate sliding in from the left edge of the image it is given (the frame, or its roi)."""
 
     def __init__(self) -> None:
         self.class_names = {0: "plate"}
         self.calls = 0
 
     def __call__(self, image):
-        box = _box(self.calls, 0)
+        box = _box(self.calls)
         self.calls += 1
         return Detections(np.array([box], np.float32), np.array([0.9]), np.zeros(1))
 
