@@ -47,8 +47,8 @@ def eval_command(
     if json_path is not None:
         check_writable(json_path, "--json")
     if motion is not None:
-        clip = (clip_frames, start_width, clip_size, cross_speed)
-        _motion(dataset, cfg, motion, clip, limit, progress, json_path, report)
+        clip = {"frames": clip_frames, "start_width_px": start_width, "cross_speed": cross_speed}
+        _motion(dataset, cfg, motion, clip_size, clip, limit, progress, json_path, report)
         return
     if report is not None:
         check_writable(report / "report.md", "--report")
@@ -61,7 +61,7 @@ def eval_command(
         typer.echo(f"report: {write_report(result, report)}")
 
 
-def _motion(dataset, cfg, motion, clip, limit, progress, json_path, report) -> None:
+def _motion(dataset, cfg, motion, clip_size, clip, limit, progress, json_path, report) -> None:
     import json
 
     from ..errors import ConfigError
@@ -72,9 +72,9 @@ def _motion(dataset, cfg, motion, clip, limit, progress, json_path, report) -> N
         raise ConfigError(f"--motion {motion!r} is not a motion", f"use one of: {', '.join(MOTIONS)}")
     if report is not None:
         raise ConfigError("--report is for still images", "leave out --report with --motion, or use --json")
-    frames, start_width, clip_size, cross_speed = clip
-    size = parse_size(clip_size)
-    result = evaluate_motion(dataset, cfg, motion, frames, start_width, limit, progress, size, cross_speed)
+    result = evaluate_motion(
+        dataset, cfg, motion, limit=limit, progress=progress, size=parse_size(clip_size), **clip
+    )
     for line in result.lines():
         typer.echo(line)
     if json_path is not None:

@@ -113,8 +113,6 @@ class CameraWorker:
         self._skipped_in_row = 0  # frames passed over since the last processed one (sparse sampling)
         self._last_processed_at: datetime | None = None
         self._last_time: float | None = None  # the last capture time given to the tracker
-        #: The last processed frame started a track the tracker has not confirmed yet.
-        self._unconfirmed = False
         self.policy = (
             OcrPolicy(stages.policy.cfg.model_copy(update={"min_track_frames": 1}))
             if self.stills
@@ -176,7 +174,7 @@ class CameraWorker:
             self._skipped_in_row + 1 < self.idle_stride
             and last is not None
             and (frame.captured_at - last).total_seconds() < 1.0 / self.quality.idle_min_fps
-            and not self._unconfirmed
+            and not self.tracker.confirming()
             and all(s.ocr_done for s in self.tracks.values())
         ):
             self._skipped_in_row += 1
@@ -226,7 +224,6 @@ class CameraWorker:
                 plates = plates[geometry.keep(_centres(plates.xyxy), plates.xyxy[:, 2] - plates.xyxy[:, 0])]
             with timer.stage("track"):
                 tracked = self.tracker.update(plates, at)
-            self._unconfirmed = self.tracker.confirming()
             return [
                 _Observation(int(t), tracked.xyxy[i], float(tracked.confidence[i]))
                 for i, t in enumerate(tracked.tracker_id)
@@ -238,7 +235,6 @@ class CameraWorker:
             vehicles = vehicles[geometry.keep(_bottom_centres(vehicles.xyxy + off))]
         with timer.stage("track"):
             tracked_v = self.tracker.update(vehicles, at)
-        self._unconfirmed = self.tracker.confirming()
         for i, t in enumerate(tracked_v.tracker_id):  # keep vehicle tracks alive even when no plate is seen
             state = self.tracks.get(int(t))
             if state is not None:
@@ -270,7 +266,7 @@ class CameraWorker:
         """Move the tracks, and read the shots the policy asks for; `region` is what the detector saw (the
         frame, or the camera's roi: x1, y1, x2, y2 px), whose edges cut plates coming into view."""
         st, c = self.stages, self.stages.counters
-        margin = None if self.stills else st.policy.cfg.edge_margin_px
+        margin = None if self.stills else self.policy.cfg.edge_margin_px
         due: list[tuple[TrackState, Shot]] = []
         small_frame: np.ndarray | None = None
         for ob in observations:

@@ -69,7 +69,8 @@ class TrackState:
         attempts: OCR calls made for this track.
         best_quality: best shot quality seen so far (read or not).
         best_read_quality: best quality of a shot that was read.
-        reads: the non-empty reads, with `read_qualities` the quality of the shot each came from.
+        reads: the reads that vote in the fusion (not empty, at least `ocr.min_read_confidence`), with
+            `read_qualities` the quality of the shot each came from.
         best: the best read shot (quality x OCR confidence), its crop is saved with the event.
         final: the fused read once decided (confident, or at the track's end).
         path: the last `PATH_POINTS` anchor points (plate centre, or the vehicle's bottom centre in
