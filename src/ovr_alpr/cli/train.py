@@ -187,6 +187,12 @@ def register(app: typer.Typer) -> None:
             max=1.0,
             help="share of crops made to look as a far camera cuts them (loose box, 18-40 px, blur, JPEG)",
         ),
+        motion_blur: float = typer.Option(
+            0.0,
+            min=0.0,
+            max=1.0,
+            help="share of crops smeared as a moving plate is (a streak of 2-8 % of the crop's width)",
+        ),
         init_weights: Path | None = typer.Option(
             None,
             help="start from these weights (a best.pt, a run's checkpoint.pt, or a CTC reader's .onnx"
@@ -234,6 +240,7 @@ def register(app: typer.Typer) -> None:
             warmup_steps=warmup_steps,
             geometry=geometry,
             camera=camera,
+            motion_blur=motion_blur,
             init_weights=init_weights,
             resume=resume,
             export_only=export_only,

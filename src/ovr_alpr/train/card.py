@@ -71,6 +71,14 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
             if getattr(opts, "camera", 0.0)
             else []
         ),
+        *(
+            [
+                f"- {opts.motion_blur:.0%} of the crops were smeared as a moving plate is over the exposure "
+                "(a streak of 2-8 % of the crop's width, mostly sideways): `--motion-blur`."
+            ]
+            if getattr(opts, "motion_blur", 0.0)
+            else []
+        ),
         f"- Wall time {metrics.get('minutes')} min on {_where(opts)} "
         f"({metrics.get('samples_per_s')} samples/s).",
         *(

@@ -50,21 +50,28 @@ def augment(
     height: int,
     geometry: float = 1.0,
     camera: float = 0.0,
+    motion_blur: float = 0.0,
 ) -> np.ndarray:
     """A randomly distorted network input (RGB uint8 height x width) from a BGR crop.
 
     Geometry: each corner of the crop moves by a few percent (tighter or looser crops, small rotation and
     perspective), in one warp straight to the network size. Photometry: brightness, contrast, colour
     balance, grey, blur, low resolution, noise, JPEG. With probability `camera` the crop is made to look
-    as a far street camera cuts it instead (`far_camera`).
+    as a far street camera cuts it instead (`far_camera`); with probability `motion_blur` it is smeared
+    as a moving plate is over the exposure (`motion_streak`).
     """
     if rng.random() < camera:
-        return cv2.cvtColor(far_camera(image_bgr, rng, width, height, geometry), cv2.COLOR_BGR2RGB)
+        img = far_camera(image_bgr, rng, width, height, geometry)
+        if motion_blur and rng.random() < motion_blur:
+            img = motion_streak(img, rng)
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     h, w = image_bgr.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     src += np.float32(rng.normal(0, 1, (4, 2)) * [0.035 * w * geometry, 0.07 * h * geometry])
     src += np.float32(rng.normal(0, 1, 2) * [0.02 * w * geometry, 0.04 * h * geometry])
     img = _warp(image_bgr, src, width, height, cv2.BORDER_REPLICATE)
+    if motion_blur and rng.random() < motion_blur:
+        img = motion_streak(img, rng)
     if rng.random() < 0.2:  # low resolution
         s = rng.uniform(0.35, 0.8)
         small = cv2.resize(
@@ -85,6 +92,23 @@ def augment(
     if rng.random() < 0.3:
         img = jpeg_roundtrip(img, int(rng.integers(25, 90)))
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def motion_streak(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop smeared along a line: a plate moving over the exposure (a car crossing the view at a slow
+    shutter, a night frame). Mostly sideways (within 15 degrees, 2-8 % of the crop's width), else at any
+    angle and shorter (2-5 %: a car coming towards a camera above the road moves its plate down the frame,
+    and a plate is a fifth to a half as high as wide)."""
+    w = image.shape[1]
+    if rng.random() < 0.7:
+        length, angle = rng.uniform(0.02, 0.08) * w, rng.uniform(-15, 15)
+    else:
+        length, angle = rng.uniform(0.02, 0.05) * w, rng.uniform(0, 180)
+    k = max(3, int(np.ceil(length)) | 1)
+    kernel = np.zeros((k, k), np.float32)
+    c, dx, dy = k // 2, np.cos(np.radians(angle)) * length / 2, np.sin(np.radians(angle)) * length / 2
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    return cv2.filter2D(image, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
 
 
 def _warp(
@@ -229,6 +253,7 @@ class BatchMaker:
         real_fraction: float = 0.5,
         geometry: float = 1.0,
         camera: float = 0.0,
+        motion_blur: float = 0.0,
     ) -> None:
         self.real, self.synth_images, self.slots = real, synth_images, slots
         self.width, self.height = width, height
@@ -238,7 +263,7 @@ class BatchMaker:
         if self.synth_targets is None:
             self.real_fraction = 1.0
         self.rng = np.random.default_rng(seed)
-        self.geometry, self.camera = geometry, camera
+        self.geometry, self.camera, self.motion_blur = geometry, camera, motion_blur
 
     def __call__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         n_real = round(batch * self.real_fraction)
@@ -248,13 +273,21 @@ class BatchMaker:
             idx = self.rng.choice(len(self.real.images), n_real, p=self.real.weights)
             for k, i in enumerate(idx):
                 images[k] = augment(
-                    self.real.images[i], self.rng, self.width, self.height, self.geometry, self.camera
+                    self.real.images[i],
+                    self.rng,
+                    self.width,
+                    self.height,
+                    self.geometry,
+                    self.camera,
+                    self.motion_blur,
                 )
                 targets[k] = self.real_targets[i]
         if batch > n_real:
             idx = self.rng.integers(0, len(self.synth_images), batch - n_real)
             for k, i in enumerate(idx, start=n_real):
                 bgr = cv2.cvtColor(self.synth_images[i], cv2.COLOR_RGB2BGR)
-                images[k] = augment(bgr, self.rng, self.width, self.height, 0.5 * self.geometry, self.camera)
+                images[k] = augment(
+                    bgr, self.rng, self.width, self.height, 0.5 * self.geometry, self.camera, self.motion_blur
+                )
                 targets[k] = self.synth_targets[i]
         return images, targets

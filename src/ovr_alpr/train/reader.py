@@ -69,6 +69,7 @@ class TrainOptions:
     warmup_steps: int = 300
     geometry: float = 1.0
     camera: float = 0.0
+    motion_blur: float = 0.0
     init_weights: Path | None = None
     resume: bool = False
     command: str = field(default_factory=lambda: command_line())
@@ -381,6 +382,7 @@ def train(opts: TrainOptions) -> dict:
             opts.real_fraction,
             opts.geometry,
             opts.camera,
+            opts.motion_blur,
         )
 
     batches = batch_maker(opts.seed)
