@@ -181,14 +181,13 @@ def test_the_tracker_predicts_over_frames_not_processed(timed):
     assert tracker.confirming() is (not timed)  # untimed: frame 9's plate is a new track, not confirmed yet
 
 
-@pytest.mark.parametrize("high", [None, 0.5])
-def test_a_plate_scored_under_one_half_frame_after_frame_is_tracked(high):
+@pytest.mark.parametrize(("activation", "high"), [(0.5, 0.5), (0.4, 0.5), (0.4, 0.4)])
+def test_a_track_starts_at_the_higher_of_the_two_thresholds(activation, high):
     """A far plate the detector scores 0.45 on every frame: ByteTrack starts tracks only from its first-pass
-    (high-confidence) detections, so with that pass at 0.5 the plate never gets a track, whatever the
-    activation threshold says; by default the two are the same, 0.4."""
+    (high-confidence) detections, so it is tracked only when both thresholds are under 0.45."""
     from ovr_alpr.track.bytetrack import ByteTrack, ByteTrackConfig
 
-    cfg = ByteTrackConfig() if high is None else ByteTrackConfig(high_conf_det_threshold=high)
+    cfg = ByteTrackConfig(track_activation_threshold=activation, high_conf_det_threshold=high)
     tracker = ByteTrack(cfg, 25.0)
     ids = []
     for frame in range(4):
@@ -196,7 +195,7 @@ def test_a_plate_scored_under_one_half_frame_after_frame_is_tracked(high):
         plate.confidence[:] = 0.45
         tracked = tracker.update(plate, frame / 25)
         ids.append(int(tracked.tracker_id[0]) if len(tracked) else None)
-    assert (ids[1] is not None and ids[1] == ids[2] == ids[3]) is (high is None)
+    assert (ids[1] is not None and ids[1] == ids[2] == ids[3]) is (max(activation, high) < 0.45)
 
 
 def test_capture_times_that_stand_still_or_go_back_count_one_step():

@@ -34,17 +34,17 @@ class ByteTrackConfig(TrackerConfig):
     Attributes:
         track_activation_threshold: a detection must score this much to start a track.
         high_conf_det_threshold: detections above it are matched first, the rest in ByteTrack's second pass;
-            only those first-pass detections start tracks, so a track starts at the higher of the two.
-            0.4 (the same as the activation threshold): a small or far plate the detector scores 0.4-0.5
-            frame after frame is tracked (at 0.5, the `trackers` library's own choice, 1 or 2 such US
-            clips in 111 made no event: `eval --motion approach --clip-size 1080p` and `--clip-frames 12`).
+            only those first-pass detections start tracks, so a track starts at the higher of the two (0.5
+            by default). Both at 0.4 track far plates the detector scores 0.4-0.5 frame after frame (US
+            `eval --motion approach --clip-size 1080p` +1 clip of 111, `--clip-frames 12` +2), but also junk
+            (a sticker read `6F1M` was published on a recede clip) and lost 2 EU 12-frame clips: not default.
         minimum_iou_threshold: least IoU for a detection to continue a track.
         minimum_consecutive_frames: frames before a new track gets an id.
     """
 
     type: Literal["bytetrack"] = "bytetrack"
-    track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
-    high_conf_det_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    track_activation_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    high_conf_det_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     minimum_iou_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     minimum_consecutive_frames: int = Field(default=2, ge=1)
     association_scale: float = Field(
