@@ -50,7 +50,7 @@ def degrade_set(
     """
     src, dst = src.resolve(), dst.resolve()
     if not src.is_dir():
-        raise ValueError(f"{src} is not a folder of labelled images")
+        raise ValueError(f"{src} is not a folder: give the labelled set's folder (openalpr or YOLO layout)")
     if dst == src or src in dst.parents:
         raise ValueError(f"{dst} lies inside {src}: choose an output folder outside the set")
     written = skipped = 0
