@@ -36,8 +36,8 @@ class ByteTrackConfig(TrackerConfig):
         high_conf_det_threshold: detections above it are matched first, the rest in ByteTrack's second pass;
             only those first-pass detections start tracks, so a track starts at the higher of the two (0.5
             by default). Both at 0.4 track far plates the detector scores 0.4-0.5 frame after frame (US
-            `eval --motion approach --clip-size 1080p` +1 clip of 111, `--clip-frames 12` +2), but also junk
-            (a sticker read `6F1M` was published on a recede clip) and lost 2 EU 12-frame clips: not default.
+            `eval --motion approach --clip-size 1080p` +1 clip of 111, `--clip-frames 12` +2), but lost 2 EU
+            12-frame clips and 1 EU 1080p clip counting O=0, I=1: no gain, not the default.
         minimum_iou_threshold: least IoU for a detection to continue a track.
         minimum_consecutive_frames: frames before a new track gets an id.
     """
