@@ -6,7 +6,8 @@ is, at the same relative path) into DST, for `ovr-alpr eval --dataset DST` / `ov
 - `--smear PX`: a sideways streak PX pixels long over the whole image, at its own resolution (a car
   crossing the view at a slow shutter; at night a camera exposes for 1/50 s and more);
 - `--grey`: one channel repeated three times (a camera at night, on infrared);
-- `--jpeg Q`: saved at JPEG quality Q (a camera's or a recorder's hard compression).
+- `--jpeg Q`: compressed at JPEG quality Q (a camera's or a recorder's hard compression); a JPEG image is
+  written as that encoding, once, other formats losslessly after the round trip.
 
 The boxes stay where they are, so the figures against the untouched set show what each effect costs.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..imaging import IMAGE_SUFFIXES
+from ..imaging import IMAGE_SUFFIXES, jpeg_roundtrip
 
 
 def degrade(image: np.ndarray, smear_px: int = 0, grey: bool = False, jpeg: int = 0) -> np.ndarray:
@@ -32,12 +33,7 @@ def degrade(image: np.ndarray, smear_px: int = 0, grey: bool = False, jpeg: int 
         out = cv2.filter2D(out, -1, kernel, borderType=cv2.BORDER_REPLICATE)
     if grey:
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    if jpeg:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
-        if not ok:
-            raise ValueError("the image could not be encoded as JPEG")
-        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    return out
+    return jpeg_roundtrip(out, jpeg) if jpeg else out
 
 
 def degrade_set(
@@ -64,7 +60,11 @@ def degrade_set(
         if image is None:
             skipped += 1
             continue
-        if not cv2.imwrite(str(target), degrade(image, smear_px, grey, jpeg)):
+        if jpeg and target.suffix.lower() in (".jpg", ".jpeg"):  # encoded once, at that quality
+            ok = cv2.imwrite(str(target), degrade(image, smear_px, grey), [cv2.IMWRITE_JPEG_QUALITY, jpeg])
+        else:
+            ok = cv2.imwrite(str(target), degrade(image, smear_px, grey, jpeg))
+        if not ok:
             raise ValueError(f"{target} could not be written: check the folder's free space and rights")
         written += 1
     return written, skipped
