@@ -146,7 +146,7 @@ def test_fast_plate_ocr_reads_rendered_plates_with_the_teacher():
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped reader is not built into this checkout")
 def test_shipped_reader_reads_rendered_plates():
-    reader = build_reader(AppConfig.model_validate({"ocr": {"type": "ovr"}}).ocr)
+    reader = build_reader(AppConfig.model_validate({"ocr": {"type": "ovr", "second_opinion": None}}).ocr)
     assert reader.config.decoder == "ctc" and (reader.config.height, reader.config.width) == (64, 128)
     plates = _rendered(10, 2)
     reads = reader.read_batch([img for _, img in plates])

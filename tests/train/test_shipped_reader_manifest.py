@@ -1,5 +1,5 @@
-"""The shipped reader's training manifest (`tests/data/plate_reader_manifest.jsonl.gz`) holds no evaluation
-image or plate text.
+"""The shipped readers' training manifests (`tests/data/plate_reader_manifest.jsonl.gz`, and
+`plate_reader_blur_manifest.jsonl.gz` of the second opinion) hold no evaluation image or plate text.
 
 The record names each real training crop by its path under `../shared/data/train`, its box and a digest of its
 file and label (the third-party data and labels stay out of the repository); the check re-reads every crop
@@ -20,7 +20,8 @@ from ovr_alpr.train.manifest import Entry, EvalGuard, load_entry_image
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 EVAL = SHARED / "data" / "openalpr"
 TRAIN = SHARED / "data" / "train"
-RECORD = Path(__file__).resolve().parents[1] / "data" / "plate_reader_manifest.jsonl.gz"
+DATA = Path(__file__).resolve().parents[1] / "data"
+RECORDS = [DATA / "plate_reader_manifest.jsonl.gz", DATA / "plate_reader_blur_manifest.jsonl.gz"]
 
 pytestmark = pytest.mark.shared_data
 
@@ -53,9 +54,9 @@ def guard() -> EvalGuard:
     return EvalGuard(EVAL)
 
 
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    with gzip.open(RECORD, "rt") as fh:
+@pytest.fixture(scope="module", params=RECORDS, ids=lambda p: p.name.split(".")[0])
+def records(request) -> list[dict]:
+    with gzip.open(request.param, "rt") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 

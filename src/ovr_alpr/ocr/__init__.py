@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import OcrConfig
+from ..config import ModelConfig, OcrConfig
 from ..runtime.backends.base import InferenceBackend, load_backend
 from . import ppocr, slots  # noqa: F401  (register the built-in readers)
 from .base import READERS, PlateReader, PlateText
+from .second import SecondOpinionReader
 
-__all__ = ["READERS", "PlateReader", "PlateText", "build_reader", "make_reader", "reader_default_path"]
+__all__ = [
+    "READERS",
+    "PlateReader",
+    "PlateText",
+    "build_reader",
+    "make_reader",
+    "reader_default_path",
+    "second_opinion",
+]
 
 
 def reader_default_path(cfg: OcrConfig) -> Path | None:
@@ -22,9 +31,24 @@ def make_reader(cfg: OcrConfig, backend: InferenceBackend) -> PlateReader:
     return READERS.get(cfg.type).from_config(cfg, backend)
 
 
+def second_opinion(
+    reader: PlateReader, cfg: OcrConfig, model: ModelConfig | None = None, cache_dir: Path | None = None
+) -> tuple[PlateReader, InferenceBackend | None]:
+    """`reader` with `ocr.second_opinion`'s model asked about the crops it is unsure of, and that model's
+    backend (to close); `reader` itself and None when none is configured. The second model runs as `model`
+    (default `ocr.model`: backend, device, precision) says, from its own file."""
+    opinion = getattr(cfg, "second_opinion", None)
+    if opinion is None:
+        return reader, None
+    model = (model or cfg.model).model_copy(update={"path": opinion.path})
+    default = None if opinion.path else READERS.get(cfg.type).second_default_model()
+    backend = load_backend(model, "ocr", default, cache_dir=cache_dir)
+    return SecondOpinionReader(reader, make_reader(cfg, backend), opinion.below), backend
+
+
 def build_reader(cfg: OcrConfig, cache_dir: Path | None = None) -> PlateReader:
-    """The configured plate reader (`ocr.type`), its model loaded and warmed up."""
+    """The configured plate reader (`ocr.type`, with its `second_opinion` if any), loaded and warmed up."""
     backend = load_backend(cfg.model, "ocr", reader_default_path(cfg), cache_dir=cache_dir)
-    reader = make_reader(cfg, backend)
+    reader, _ = second_opinion(make_reader(cfg, backend), cfg, cache_dir=cache_dir)
     reader.warmup()
     return reader

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from ..config import OcrConfig
+from ..config import OcrConfig, StrictConfig
 from ..errors import ConfigError, ModelError
 from ..plate_text.text import PlateText
 from ..runtime.backends.base import InferenceBackend
@@ -201,17 +201,28 @@ def agreed_read(reads: list[PlateText], best: PlateText | None = None) -> PlateT
     return PlateText(best.text, float(np.mean(confs)), confs, best.char_alternatives)
 
 
+class SecondOpinionConfig(StrictConfig):
+    """`ocr.second_opinion`: `path` of the second model (None: the reader type's embedded one) and `below`,
+    the read confidence under which a crop is read again by it."""
+
+    path: str | None = None
+    below: float = Field(default=0.9, gt=0.0, le=1.0)
+
+
 class _FixedSlotConfig(OcrConfig):
     """What both fixed-slot reader types take: the plate config YAML (default: from the model),
     `box_variants`, versions of each crop read in one batch, the most confident read kept with its
     confidence weighted by how far the variants agree (`agreed_read`): `full` (as cut), `tight` (cut in 3 %
     of the width and 8 % of the height on each side), `loose` (grown as much); and `recheck_grid`: when those
     reads disagree, the crop is read again cut in on an n x n grid (from as cut to `tight`) and the text most
-    of the reads agree on wins (`voted_read`); 0 = never."""
+    of the reads agree on wins (`voted_read`); 0 = never; `second_opinion`: a second model that reads the
+    crops this one reads with a confidence under its `below` (module `ocr.second`), the more confident read
+    kept; None = never."""
 
     plate_config: str | None = None
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full"], min_length=1)
     recheck_grid: int = Field(0, ge=0, le=6)
+    second_opinion: SecondOpinionConfig | None = None
 
 
 class FastPlateOcrConfig(_FixedSlotConfig):
@@ -224,11 +235,14 @@ class OvrReaderConfig(_FixedSlotConfig):
     """OVR-ALPR's own fixed-slot reader (`ovr-alpr train reader`); its plate config is in the model. By
     default a crop is read as cut and cut in (two reads in one batch), and when those two disagree, again
     on a 3 x 3 grid of cuts with a vote (see the model card: how far a read holds when the box moves by a
-    pixel or two decides most US misses)."""
+    pixel or two decides most US misses). A crop read with confidence under 0.9 is read again by the
+    embedded reader trained on smeared plates (`second_opinion`; its model card), the more confident read
+    kept."""
 
     type: Literal["ovr"] = "ovr"
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full", "tight"], min_length=1)
     recheck_grid: int = Field(3, ge=0, le=6)
+    second_opinion: SecondOpinionConfig | None = Field(default_factory=SecondOpinionConfig)
 
 
 @READERS.register("fast_plate_ocr", config=FastPlateOcrConfig)
@@ -251,6 +265,7 @@ class FixedSlotReader:
     """
 
     embedded_model: str | None = None
+    embedded_second_model: str | None = None
 
     @classmethod
     def default_model(cls) -> Path:
@@ -259,6 +274,16 @@ class FixedSlotReader:
                 f"ocr.type {cls.__name__} has no embedded model", "set ocr.model.path to the model file"
             )
         return default_model_path(cls.embedded_model)
+
+    @classmethod
+    def second_default_model(cls) -> Path:
+        """The embedded model `ocr.second_opinion` uses when its `path` is unset."""
+        if cls.embedded_second_model is None:
+            raise ConfigError(
+                f"ocr.type {cls.__name__} has no embedded second model",
+                "set ocr.second_opinion.path to the model file, or ocr.second_opinion to null",
+            )
+        return default_model_path(cls.embedded_second_model)
 
     @classmethod
     def from_config(
@@ -395,3 +420,4 @@ class OvrPlateReader(FixedSlotReader):
     """OVR-ALPR's own plate reader (trained by `ovr-alpr train reader`, shipped in `ovr_alpr/assets/`)."""
 
     embedded_model = "reader"
+    embedded_second_model = "reader_blur"

@@ -33,12 +33,18 @@ EMBEDDED = {
         "AGPL-3.0-or-later",
         "OVR-ALPR plate reader, CNN + CTC (ovr-alpr train reader), uint8 Nx64x128x3 RGB",
     ),
+    "reader_blur": (
+        "ovr_alpr",
+        "assets/plate_reader_blur.onnx",
+        "AGPL-3.0-or-later",
+        "OVR-ALPR plate reader trained on smeared plates too, the default reader's second opinion",
+    ),
 }
 
 
 def default_model_path(role: str) -> Path:
     """Path of the embedded model for `role`: `plate` (platedet), `plate_ovr` (our own plate detector), `ocr`
-    (PP-OCRv4) or `reader` (our own)."""
+    (PP-OCRv4), `reader` (our own) or `reader_blur` (its second opinion on unsure reads)."""
     if role not in EMBEDDED:
         raise ModelError(
             f"no embedded model for role {role!r}",

@@ -264,8 +264,16 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
         log.warning("%s %s: %s", run.role, precision, exc.one_line())
         return PrecisionResult(precision, {run.metric: float("nan")}, float("nan"), error=exc.message)
     timed = TimedBackend(loaded)
+    second = None
     try:
-        metrics = _measure(run, timed, precision, bar)
+        if run.role == "ocr":
+            from ..ocr import make_reader, second_opinion
+
+            # the reader as the pipeline runs it: its second opinion too, at the same precision
+            reader, second = second_opinion(make_reader(run.app.ocr, timed), run.app.ocr, cfg, run.cache)
+            metrics = _run_ocr(reader, run.images, run.samples, bar)
+        else:
+            metrics = _measure_detector(run, timed, precision, bar)
         return PrecisionResult(
             precision,
             metrics,
@@ -278,15 +286,12 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
     finally:
         bar.close()
         loaded.close()
+        if second is not None:
+            second.close()
 
 
-def _measure(run: _Validation, timed: TimedBackend, precision: str, bar: Any) -> dict[str, float]:
-    """Exact match of the OCR reads, or mAP50/recall of the detector against labels or FP32's detections."""
-    if run.role == "ocr":
-        from ..ocr import make_reader
-
-        reader = make_reader(run.app.ocr, timed)
-        return _run_ocr(reader, run.images, run.samples, bar)
+def _measure_detector(run: _Validation, timed: TimedBackend, precision: str, bar: Any) -> dict[str, float]:
+    """mAP50/recall of the detector against labels or FP32's detections."""
     op_conf = (
         run.app.plate_detector.conf_threshold
         if run.role == "plate"
