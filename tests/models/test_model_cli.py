@@ -122,3 +122,16 @@ def test_validate_ocr_reads_label_crops(tmp_path):
     )
     res = report["results"]["fp32"]
     assert 0.0 <= res["exact"] <= 1.0 and res["reads"] == 3
+
+
+@needs_openalpr
+def test_validate_ocr_loads_the_second_opinion_as_the_pipeline_does(tmp_path):
+    from ovr_alpr.errors import ModelError
+    from ovr_alpr.tools.validate import validate
+
+    missing = tmp_path / "missing.onnx"
+    cfg = AppConfig.model_validate(
+        {"cache_dir": str(tmp_path), "ocr": {"second_opinion": {"path": str(missing)}}}
+    )
+    with pytest.raises(ModelError, match=r"missing\.onnx"):
+        validate(cfg, "ocr", ["fp32"], OPENALPR / "eu", limit=3, progress=False)

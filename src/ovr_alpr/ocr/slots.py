@@ -216,8 +216,8 @@ class _FixedSlotConfig(OcrConfig):
     of the width and 8 % of the height on each side), `loose` (grown as much); and `recheck_grid`: when those
     reads disagree, the crop is read again cut in on an n x n grid (from as cut to `tight`) and the text most
     of the reads agree on wins (`voted_read`); 0 = never; `second_opinion`: a second model that reads the
-    crops this one reads with a confidence under its `below` (module `ocr.second`), the more confident read
-    kept; None = never."""
+    crops this one reads with a confidence under its `below`, its read kept when it is at least that sure
+    (module `ocr.second`); None = never."""
 
     plate_config: str | None = None
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full"], min_length=1)
@@ -236,8 +236,8 @@ class OvrReaderConfig(_FixedSlotConfig):
     default a crop is read as cut and cut in (two reads in one batch), and when those two disagree, again
     on a 3 x 3 grid of cuts with a vote (see the model card: how far a read holds when the box moves by a
     pixel or two decides most US misses). A crop read with confidence under 0.9 is read again by the
-    embedded reader trained on smeared plates (`second_opinion`; its model card), the more confident read
-    kept."""
+    embedded reader trained on smeared plates (`second_opinion`; its model card), whose read is kept when it
+    is at least 0.9 sure."""
 
     type: Literal["ovr"] = "ovr"
     box_variants: list[BoxVariant] = Field(default_factory=lambda: ["full", "tight"], min_length=1)

@@ -244,8 +244,6 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
     """Load the model at `precision` and measure it; a load failure is a result, except for FP32."""
     from tqdm import tqdm
 
-    from ..runtime.backends.base import load_backend
-
     update: dict[str, Any] = {"precision": precision}
     if run.backend:  # not validated: lets registered backends outside the config's list run
         update["backend"] = run.backend
@@ -254,31 +252,23 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
         total=len(run.samples), desc=f"{run.role} {precision}", unit="img", disable=not progress, leave=False
     )
     try:
-        loaded = load_backend(
-            cfg, run.role, role_default_path(run.role, cfg, run.app), warmup=True, cache_dir=run.cache
-        )
+        loaded, reader, second = _load(run, cfg)
     except ModelError as exc:
         bar.close()
         if precision == "fp32":
             raise
         log.warning("%s %s: %s", run.role, precision, exc.one_line())
         return PrecisionResult(precision, {run.metric: float("nan")}, float("nan"), error=exc.message)
-    timed = TimedBackend(loaded)
-    second = None
     try:
-        if run.role == "ocr":
-            from ..ocr import make_reader, second_opinion
-
-            # the reader as the pipeline runs it: its second opinion too, at the same precision
-            reader, second = second_opinion(make_reader(run.app.ocr, timed), run.app.ocr, cfg, run.cache)
+        if reader is not None:
             metrics = _run_ocr(reader, run.images, run.samples, bar)
         else:
-            metrics = _measure_detector(run, timed, precision, bar)
+            metrics = _measure_detector(run, loaded, precision, bar)
         return PrecisionResult(
             precision,
             metrics,
-            float(np.median(timed.calls_ms)) if timed.calls_ms else float("nan"),
-            float(np.median(timed.cpu_ms)) if timed.cpu_ms else float("nan"),
+            float(np.median(loaded.calls_ms)) if loaded.calls_ms else float("nan"),
+            float(np.median(loaded.cpu_ms)) if loaded.cpu_ms else float("nan"),
             loaded.name,
             loaded.provider,
             str(loaded.model_path),
@@ -288,6 +278,25 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
         loaded.close()
         if second is not None:
             second.close()
+
+
+def _load(run: _Validation, cfg: Any) -> tuple[TimedBackend, Any, Any]:
+    """The model loaded and timed; for OCR also the reader as the pipeline runs it (with its second opinion,
+    at the same precision) and the second model's backend (None for detectors or without one)."""
+    from ..runtime.backends.base import load_backend
+
+    default = role_default_path(run.role, cfg, run.app)
+    timed = TimedBackend(load_backend(cfg, run.role, default, warmup=True, cache_dir=run.cache))
+    if run.role != "ocr":
+        return timed, None, None
+    from ..ocr import make_reader, second_opinion
+
+    try:
+        reader, second = second_opinion(make_reader(run.app.ocr, timed), run.app.ocr, cfg, run.cache)
+    except ModelError:
+        timed.close()
+        raise
+    return timed, reader, second
 
 
 def _measure_detector(run: _Validation, timed: TimedBackend, precision: str, bar: Any) -> dict[str, float]:
