@@ -22,13 +22,16 @@ needs_openalpr = pytest.mark.skipif(not OPENALPR.is_dir(), reason=f"{OPENALPR} (
 
 def test_models_table_for_the_default_config(tmp_path):
     rows = models_table(AppConfig(cache_dir=str(tmp_path)))
-    assert [r["role"] for r in rows] == ["plate", "ocr"]
+    assert [r["role"] for r in rows] == ["plate", "ocr", "ocr second opinion"]
     for row in rows:
         assert set(COLUMNS) <= set(row)
         assert row["backend"] == "onnxruntime"
         assert row["provider"] == "CPUExecutionProvider"
         assert len(row["sha256"]) == 12
-    plate, ocr = rows
+    plate, ocr, second = rows
+    assert second["file"].endswith("plate_reader_blur.onnx") and second["input_size"] == "64x128"
+    off = AppConfig.model_validate({"cache_dir": str(tmp_path), "ocr": {"second_opinion": None}})
+    assert [r["role"] for r in models_table(off)] == ["plate", "ocr"]
     # run cut at its head on each frame's own aspect (model.letterbox: rect, the default)
     assert plate["precision"] == "fp32" and plate["input_size"] == "512 long side (rect)"  # our detector
     assert plate["engine_cache"].startswith("will derive fp16->fp32")
@@ -53,7 +56,7 @@ def test_models_cli_json_lists_a_configured_vehicle_model(tmp_path, capsys):
     cfg.write_text(f"cache_dir: {tmp_path / 'cache'}\nvehicle_detector:\n  model:\n    path: {model}\n")
     assert main(["models", "--config", str(cfg), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["role"] for r in rows] == ["plate", "vehicle", "ocr"]
+    assert [r["role"] for r in rows] == ["plate", "vehicle", "ocr", "ocr second opinion"]
     assert rows[1]["file"] == str(model) and rows[1]["engine_cache"] == "uses source"
 
 
@@ -135,3 +138,11 @@ def test_validate_ocr_loads_the_second_opinion_as_the_pipeline_does(tmp_path):
     )
     with pytest.raises(ModelError, match=r"missing\.onnx"):
         validate(cfg, "ocr", ["fp32"], OPENALPR / "eu", limit=3, progress=False)
+
+
+def test_models_table_loaded_shows_the_readers_image_size(tmp_path):
+    cfg = AppConfig.model_validate({"cache_dir": str(tmp_path), "ocr": {"model": {"threads": 1}}})
+    rows = {r["role"]: r for r in models_table(cfg, load=True)}
+    assert rows["ocr"]["input_size"] == "64x128"  # NHWC: height x width, not 128 x 3
+    assert rows["ocr second opinion"]["file"].endswith("plate_reader_blur.onnx")
+    assert rows["ocr second opinion"]["input_size"] == "64x128"

@@ -205,10 +205,28 @@ def load_model_row(app: AppConfig, role: str, cache_dir: Path | None = None) -> 
 
 
 def models_table(app: AppConfig, load: bool = False, cache_dir: Path | None = None) -> list[dict[str, Any]]:
+    """One row per model the config loads: plate, vehicle (if any), ocr, and the reader's second opinion
+    (`ocr.second_opinion`, role `ocr second opinion`), which runs as `ocr.model` says from its own file."""
     rows = []
     for role in configured_roles(app):
         rows.append(load_model_row(app, role, cache_dir) if load else plan_model(app, role, cache_dir))
+        second = _second_opinion_app(app) if role == "ocr" else None
+        if second is not None:
+            row = load_model_row(second, role, cache_dir) if load else plan_model(second, role, cache_dir)
+            rows.append({**row, "role": "ocr second opinion"})
     return rows
+
+
+def _second_opinion_app(app: AppConfig) -> AppConfig | None:
+    """`app` with the second opinion's model as `ocr.model` (None when the reader asks none)."""
+    opinion = getattr(app.ocr, "second_opinion", None)
+    if opinion is None:
+        return None
+    from ..ocr import READERS
+
+    path = opinion.path or str(READERS.get(app.ocr.type).second_default_model())
+    model = app.ocr.model.model_copy(update={"path": path})
+    return app.model_copy(update={"ocr": app.ocr.model_copy(update={"model": model, "second_opinion": None})})
 
 
 def format_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str] | None = None) -> str:
