@@ -11,8 +11,7 @@ import pytest
 
 from ovr_alpr.errors import ConfigError
 from ovr_alpr.ocr import build_reader
-from ovr_alpr.ocr.second import SecondOpinionReader
-from ovr_alpr.ocr.slots import SecondOpinionConfig
+from ovr_alpr.ocr.second import SecondOpinionConfig, SecondOpinionReader
 from ovr_alpr.pipeline.config import AppConfig
 from ovr_alpr.plate_text.text import PlateText
 from ovr_alpr.synth.plates import random_plate_text, render_plate

@@ -11,8 +11,18 @@ first when it is at least `below` confident itself: only a sure second opinion c
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
+from ..config import StrictConfig
 from .base import PlateReader, PlateText
+
+
+class SecondOpinionConfig(StrictConfig):
+    """`ocr.second_opinion`: `path` of the second model (None: the reader type's embedded one) and `below`,
+    the read confidence under which a crop is read again by it."""
+
+    path: str | None = None
+    below: float = Field(default=0.9, gt=0.0, le=1.0)
 
 
 class SecondOpinionReader:

@@ -19,12 +19,13 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from ..config import OcrConfig, StrictConfig
+from ..config import OcrConfig
 from ..errors import ConfigError, ModelError
 from ..plate_text.text import PlateText
 from ..runtime.backends.base import InferenceBackend
 from ..runtime.zoo import default_model_path
 from .base import READERS, greedy_spans
+from .second import SecondOpinionConfig
 
 FAST_PLATE_OCR_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
@@ -199,14 +200,6 @@ def agreed_read(reads: list[PlateText], best: PlateText | None = None) -> PlateT
         for i, ch in enumerate(best.text)
     )
     return PlateText(best.text, float(np.mean(confs)), confs, best.char_alternatives)
-
-
-class SecondOpinionConfig(StrictConfig):
-    """`ocr.second_opinion`: `path` of the second model (None: the reader type's embedded one) and `below`,
-    the read confidence under which a crop is read again by it."""
-
-    path: str | None = None
-    below: float = Field(default=0.9, gt=0.0, le=1.0)
 
 
 class _FixedSlotConfig(OcrConfig):

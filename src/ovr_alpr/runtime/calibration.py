@@ -91,6 +91,14 @@ def is_nhwc(shape: tuple[int, ...]) -> bool:
     return len(shape) == 4 and shape[3] in (1, 3) and shape[1] > 3
 
 
+def image_hw(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Height and width of an image input, N x C x H x W or N x H x W x C; () for other shapes."""
+    shape = tuple(shape)
+    if len(shape) < 4:
+        return ()
+    return shape[1:3] if is_nhwc(shape) else shape[2:4]
+
+
 def preprocess_for(role: str, input_shape: tuple[int, ...], fmt: str = "auto") -> Preprocess:
     """The preprocessing of the model that plays `role` (`plate`, `vehicle`, `ocr`).
 

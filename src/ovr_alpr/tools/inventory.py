@@ -13,7 +13,7 @@ from typing import Any
 from ..config import ModelConfig
 from ..errors import ModelError
 from ..pipeline.config import AppConfig
-from ..runtime.calibration import is_nhwc
+from ..runtime.calibration import image_hw
 from ..runtime.zoo import EMBEDDED, default_model_path
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def plan_model(app: AppConfig, role: str, cache_dir: Path | None = None) -> dict
 
 
 def _size(shape: tuple[int, ...], cfg: ModelConfig) -> str:
-    hw = (shape[1:3] if is_nhwc(shape) else shape[2:4]) if len(shape) >= 4 else ()
+    hw = image_hw(shape)
     if hw and all(d > 0 for d in hw):
         return f"{hw[0]}x{hw[1]}"
     if hw and hw[0] > 0:
@@ -219,12 +219,11 @@ def models_table(app: AppConfig, load: bool = False, cache_dir: Path | None = No
 
 def _second_opinion_app(app: AppConfig) -> AppConfig | None:
     """`app` with the second opinion's model as `ocr.model` (None when the reader asks none)."""
-    opinion = getattr(app.ocr, "second_opinion", None)
-    if opinion is None:
-        return None
-    from ..ocr import READERS
+    from ..ocr import second_model_path
 
-    path = opinion.path or str(READERS.get(app.ocr.type).second_default_model())
+    path = second_model_path(app.ocr)
+    if path is None:
+        return None
     model = app.ocr.model.model_copy(update={"path": path})
     return app.model_copy(update={"ocr": app.ocr.model_copy(update={"model": model, "second_opinion": None})})
 

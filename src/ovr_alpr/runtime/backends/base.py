@@ -151,14 +151,9 @@ class InferenceBackend(ABC):
     def close(self) -> None:  # noqa: B027  (optional hook: most backends need no explicit release)
         """Release the runtime's resources (sessions, GPU buffers)."""
 
-    def _image_hw(self) -> tuple[int, ...]:
-        """The input's height and width, NCHW or NHWC (the plate readers)."""
-        from ..calibration import is_nhwc
-
-        shape = tuple(self.input_shape or ())
-        return shape[1:3] if is_nhwc(shape) else shape[2:4]
-
     def describe(self) -> dict[str, Any]:
+        from ..calibration import image_hw
+
         size = self.model_path.stat().st_size if self.model_path.is_file() else None
         return {
             "role": self.role,
@@ -168,7 +163,7 @@ class InferenceBackend(ABC):
             "backend": self.name,
             "provider": self.provider,
             "precision": self.precision,
-            "input_size": "x".join(str(d) if d > 0 else "?" for d in self._image_hw()),
+            "input_size": "x".join(str(d) if d > 0 else "?" for d in image_hw(self.input_shape or ())),
             "batch": self.input_shape[0] if self.input_shape and self.input_shape[0] > 0 else "dyn",
             "file_size": size,
             "engine_cache": self.engine_cache,
