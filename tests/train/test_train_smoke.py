@@ -142,3 +142,35 @@ def test_an_onnx_that_is_no_reader_is_a_one_line_config_error(tmp_path):
     opts = tiny(tmp_path / "a", head="ctc", init_weights=default_model_path("plate_ovr"))  # a detector
     with pytest.raises(ConfigError, match="convolutions, the network has"):
         train(opts)
+
+
+def test_autocast_choice(monkeypatch):
+    """`auto` is bf16 where the CPU has bf16 kernels and on CUDA, fp32 elsewhere; `bf16` without them is
+    refused in one line; an unknown word is refused."""
+    from ovr_alpr.errors import ConfigError
+    from ovr_alpr.train.reader import autocast_dtype
+
+    assert autocast_dtype("fp32", "cpu") == "fp32" and autocast_dtype("fp32", "cuda") == "fp32"
+    assert autocast_dtype("auto", "cuda:0") == "bf16"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert autocast_dtype("auto", "cpu") == "bf16" and autocast_dtype("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert autocast_dtype("auto", "cpu") == "fp32"
+    with pytest.raises(ConfigError, match="no bf16 kernels"):
+        autocast_dtype("bf16", "cpu")
+    with pytest.raises(ConfigError, match="not a choice"):
+        autocast_dtype("fp16", "cpu")
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no bf16 kernels")
+def test_bf16_on_cpu_trains_and_exports_fp32(tmp_path):
+    """A bf16 run on a CPU learns (finite loss), says so on its card, and exports an fp32 ONNX that
+    matches the network."""
+    metrics = train(tiny(tmp_path / "bf", head="ctc", autocast="bf16"))
+    assert all(np.isfinite(h["loss"]) for h in metrics["history"])
+    card = (tmp_path / "bf" / "MODEL_CARD.md").read_text()
+    assert "(bf16 autocast)" in card
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "bf" / "reader.onnx")).graph
+    assert all(t.data_type == onnx.TensorProto.FLOAT for t in graph.initializer if t.dims)

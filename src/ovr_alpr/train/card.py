@@ -109,7 +109,8 @@ def _where(opts: Any) -> str:
 
         name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CUDA"
         return f"{name} (bf16 autocast), {getattr(opts, 'loader_workers', 0)} batch processes"
-    return f"{opts.threads} CPU threads, {getattr(opts, 'loader_workers', 0)} batch processes"
+    bf16 = " (bf16 autocast)" if getattr(opts, "autocast", "fp32") == "bf16" else ""
+    return f"{opts.threads} CPU threads{bf16}, {getattr(opts, 'loader_workers', 0)} batch processes"
 
 
 _HEADS = {"ctc": "CNN + CTC", "fc": "fixed-slot CNN", "attention": "fixed-slot CNN with slot attention"}

@@ -66,6 +66,7 @@ class TrainOptions:
     workers: int = 2
     loader_workers: int = 0
     device: str = "cpu"
+    autocast: str = "auto"
     warmup_steps: int = 300
     geometry: float = 1.0
     camera: float = 0.0
@@ -171,6 +172,29 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
         return 0.05 + 0.95 * step / max(warmup, 1)
     t = min(1.0, (step - warmup) / max(total - warmup, 1))
     return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def autocast_dtype(choice: str, device: str) -> str:
+    """The precision the forward pass runs in: `bf16` or `fp32`.
+
+    `auto`: bf16 on CUDA, and on a CPU whose oneDNN has bf16 kernels (AVX512-BF16 or AMX: about twice the
+    steps per second of fp32 for this network on a 2-core Zen 4), else fp32. `bf16` on a CPU without such
+    kernels is refused: it would run emulated, slower than fp32.
+    """
+    import torch
+
+    if choice not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"--autocast {choice!r} is not a choice", "use auto, bf16 or fp32")
+    if choice == "fp32":
+        return "fp32"
+    if device.startswith("cuda"):
+        return "bf16"
+    fast = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if choice == "bf16" and not fast:
+        raise ConfigError(
+            "--autocast bf16: this CPU has no bf16 kernels (AVX512-BF16 or AMX)", "use --autocast fp32"
+        )
+    return "bf16" if fast else "fp32"
 
 
 def planned_steps(done: int, steps_per_s: float, seconds_left: float) -> int:
@@ -414,8 +438,11 @@ def train(opts: TrainOptions) -> dict:
     )
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing)
     ctc_loss = torch.nn.CTCLoss(blank=ALPHABET.index(PAD), zero_infinity=True)
+    opts.autocast = autocast_dtype(opts.autocast, opts.device)  # the card says what ran
     autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if opts.autocast == "bf16"
+        else contextlib.nullcontext()
     )
     ckpt_path = opts.out_dir / "checkpoint.pt"
     step, history, best = 0, [], {"score": -1.0, "step": 0}
