@@ -59,6 +59,7 @@ def test_ctc_head_with_batch_processes_and_planned_steps(tmp_path):
     assert metrics["history"][-1]["step"] == metrics["steps"]
     card = (tmp_path / "ctc" / "MODEL_CARD.md").read_text()
     assert "CNN + CTC" in card and f"--steps {metrics['steps']}" in card
+    assert "1 batch process (" in card  # one process, said so
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "ctc" / "reader.onnx")).metadata_props}

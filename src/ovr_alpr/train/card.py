@@ -108,9 +108,14 @@ def _where(opts: Any) -> str:
         import torch
 
         name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CUDA"
-        return f"{name} (bf16 autocast), {getattr(opts, 'loader_workers', 0)} batch processes"
+        return f"{name} (bf16 autocast), {_batch_processes(opts)}"
     bf16 = " (bf16 autocast)" if getattr(opts, "autocast", "fp32") == "bf16" else ""
-    return f"{opts.threads} CPU threads{bf16}, {getattr(opts, 'loader_workers', 0)} batch processes"
+    return f"{opts.threads} CPU threads{bf16}, {_batch_processes(opts)}"
+
+
+def _batch_processes(opts: Any) -> str:
+    n = int(getattr(opts, "loader_workers", 0))
+    return f"{n} batch process{'' if n == 1 else 'es'}"
 
 
 _HEADS = {"ctc": "CNN + CTC", "fc": "fixed-slot CNN", "attention": "fixed-slot CNN with slot attention"}
