@@ -175,3 +175,18 @@ def test_bf16_on_cpu_trains_and_exports_fp32(tmp_path):
 
     graph = onnx.load(str(tmp_path / "bf" / "reader.onnx")).graph
     assert all(t.data_type == onnx.TensorProto.FLOAT for t in graph.initializer if t.dims)
+
+
+def test_the_card_says_where_and_how_a_run_ran():
+    from types import SimpleNamespace
+
+    from ovr_alpr.train.card import _where
+
+    cpu = SimpleNamespace(device="cpu", threads=2, loader_workers=1, autocast="fp32")
+    assert _where(cpu) == "2 CPU threads, 1 batch process"
+    assert _where(SimpleNamespace(**{**cpu.__dict__, "autocast": "bf16", "loader_workers": 2})) == (
+        "2 CPU threads (bf16 autocast), 2 batch processes"
+    )
+    cuda = SimpleNamespace(device="cuda", threads=2, loader_workers=7, autocast="fp32")
+    assert "(bf16 autocast)" not in _where(cuda)
+    assert "(bf16 autocast)" in _where(SimpleNamespace(**{**cuda.__dict__, "autocast": "bf16"}))

@@ -108,9 +108,14 @@ def _where(opts: Any) -> str:
         import torch
 
         name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CUDA"
-        return f"{name} (bf16 autocast), {_batch_processes(opts)}"
-    bf16 = " (bf16 autocast)" if getattr(opts, "autocast", "fp32") == "bf16" else ""
-    return f"{opts.threads} CPU threads{bf16}, {_batch_processes(opts)}"
+        return f"{name}{_autocast(opts, 'bf16')}, {_batch_processes(opts)}"
+    return f"{opts.threads} CPU threads{_autocast(opts, 'fp32')}, {_batch_processes(opts)}"
+
+
+def _autocast(opts: Any, before: str) -> str:
+    """' (bf16 autocast)' when the run's forward pass ran in bf16 (`before`: what a run made before
+    `--autocast` existed used on this device)."""
+    return " (bf16 autocast)" if str(getattr(opts, "autocast", before)) == "bf16" else ""
 
 
 def _batch_processes(opts: Any) -> str:
