@@ -17,7 +17,7 @@ __all__ = [
     "build_reader",
     "make_reader",
     "reader_default_path",
-    "second_model_path",
+    "second_model",
     "second_opinion",
 ]
 
@@ -32,26 +32,26 @@ def make_reader(cfg: OcrConfig, backend: InferenceBackend) -> PlateReader:
     return READERS.get(cfg.type).from_config(cfg, backend)
 
 
-def second_model_path(cfg: OcrConfig) -> str | None:
-    """The file of `ocr.second_opinion`'s model (its `path`, else the reader type's embedded one); None when
-    the reader asks no second opinion."""
+def second_model(cfg: OcrConfig, model: ModelConfig | None = None) -> ModelConfig | None:
+    """How `ocr.second_opinion`'s model runs: as `model` (default `ocr.model`: backend, device, precision)
+    says, from its own file (its `path`, else the reader type's embedded one); None when the reader asks no
+    second opinion."""
     opinion = getattr(cfg, "second_opinion", None)
     if opinion is None:
         return None
-    return opinion.path or str(READERS.get(cfg.type).second_default_model())
+    path = opinion.path or str(READERS.get(cfg.type).second_default_model())
+    return (model or cfg.model).model_copy(update={"path": path})
 
 
 def second_opinion(
     reader: PlateReader, cfg: OcrConfig, model: ModelConfig | None = None, cache_dir: Path | None = None
 ) -> tuple[PlateReader, InferenceBackend | None]:
-    """`reader` with `ocr.second_opinion`'s model asked about the crops it is unsure of, and that model's
-    backend (to close); `reader` itself and None when none is configured. The second model runs as `model`
-    (default `ocr.model`: backend, device, precision) says, from its own file."""
-    path = second_model_path(cfg)
-    if path is None:
+    """`reader` with `ocr.second_opinion`'s model (`second_model`) asked about the crops it is unsure of,
+    and that model's backend (to close); `reader` itself and None when none is configured."""
+    second = second_model(cfg, model)
+    if second is None:
         return reader, None
-    model = (model or cfg.model).model_copy(update={"path": path})
-    backend = load_backend(model, "ocr", cache_dir=cache_dir)
+    backend = load_backend(second, "ocr", cache_dir=cache_dir)
     return SecondOpinionReader(reader, make_reader(cfg, backend), cfg.second_opinion.below), backend
 
 

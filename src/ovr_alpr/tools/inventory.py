@@ -219,12 +219,11 @@ def models_table(app: AppConfig, load: bool = False, cache_dir: Path | None = No
 
 def _second_opinion_app(app: AppConfig) -> AppConfig | None:
     """`app` with the second opinion's model as `ocr.model` (None when the reader asks none)."""
-    from ..ocr import second_model_path
+    from ..ocr import second_model
 
-    path = second_model_path(app.ocr)
-    if path is None:
+    model = second_model(app.ocr)
+    if model is None:
         return None
-    model = app.ocr.model.model_copy(update={"path": path})
     return app.model_copy(update={"ocr": app.ocr.model_copy(update={"model": model, "second_opinion": None})})
 
 

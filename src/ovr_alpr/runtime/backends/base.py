@@ -20,6 +20,7 @@ import numpy as np
 from ...config import ModelConfig
 from ...errors import ModelError, first_line
 from ...registry import Registry, registry
+from ..calibration import image_hw
 from ..zoo import config_section
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,6 @@ class InferenceBackend(ABC):
         """Release the runtime's resources (sessions, GPU buffers)."""
 
     def describe(self) -> dict[str, Any]:
-        from ..calibration import image_hw
-
         size = self.model_path.stat().st_size if self.model_path.is_file() else None
         return {
             "role": self.role,
