@@ -125,6 +125,37 @@ def test_validate_ocr_reads_label_crops(tmp_path):
     )
     res = report["results"]["fp32"]
     assert 0.0 <= res["exact"] <= 1.0 and res["reads"] == 3
+    assert res["read_ms"] > 0
+    from ovr_alpr.tools.validate import format_report
+
+    assert "read ms/crop" in format_report(report, 1.0)
+
+
+def test_validate_ocr_read_time_is_the_whole_read(monkeypatch):
+    """`read_ms` times reader.read as a whole (a second opinion's calls inside it included), per crop."""
+    from types import SimpleNamespace
+
+    from ovr_alpr.labels import LabelledImage
+    from ovr_alpr.tools import validate as v
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(v.time, "perf_counter", lambda: clock["t"])
+
+    class Reader:
+        def __init__(self):
+            self.n = 0
+
+        def read(self, crop):
+            self.n += 1  # the second crop is unsure and asks a second model: 3 ms more
+            clock["t"] += 0.001 if self.n == 1 else 0.004
+            return SimpleNamespace(text="AB123")
+
+    image = np.zeros((50, 100, 3), np.uint8)
+    box = np.array([10.0, 10.0, 90.0, 40.0])
+    sample = LabelledImage(Path("x.jpg"), np.stack([box, box]), ["AB123", "AB124"])
+    out = v._run_ocr(Reader(), [image], [sample])
+    assert out["reads"] == 2 and out["exact"] == 0.5
+    assert out["read_ms"] == pytest.approx(2.5)
 
 
 @needs_openalpr
