@@ -365,26 +365,25 @@ def check_budget(report: dict[str, Any], budget_pts: float) -> list[str]:
 def format_report(report: dict[str, Any], budget_pts: float) -> str:
     role = report["model"]
     cols = ["map50", "recall"] if role != "ocr" else ["exact", "exact_o0_i1"]
-    header = ["precision", *cols, "Δ vs fp32 (pts)", "ms/img", "cpu ms/img", "backend", "provider"]
+    times = {"ms": "ms/img", "cpu_ms": "cpu ms/img"}
     if role == "ocr":  # the whole read per crop, second opinion included
-        header.insert(6, "read ms/crop")
+        times["read_ms"] = "read ms/crop"
+    header = ["precision", *cols, "Δ vs fp32 (pts)", *times.values(), "backend", "provider"]
     rows = []
     for precision, res in report["results"].items():
         vals = [f"{res[c] * 100:.2f}%" if res.get(c) is not None else "n/a" for c in cols]
         delta = res.get("delta_pts")
         mark = "" if precision == "fp32" or (delta is not None and delta >= -budget_pts) else "  FAIL"
-        row = [
-            precision,
-            *vals,
-            ("-" if precision == "fp32" else f"{delta:+.2f}" if delta is not None else "n/a") + mark,
-            f"{res['ms']:.1f}" if res.get("ms") is not None else "n/a",
-            f"{res['cpu_ms']:.1f}" if res.get("cpu_ms") is not None else "n/a",
-            res.get("backend", "-"),
-            res.get("provider", "-") if not res.get("error") else f"error: {res['error'][:70]}",
-        ]
-        if role == "ocr":
-            row.insert(6, f"{res['read_ms']:.1f}" if res.get("read_ms") is not None else "n/a")
-        rows.append(row)
+        rows.append(
+            [
+                precision,
+                *vals,
+                ("-" if precision == "fp32" else f"{delta:+.2f}" if delta is not None else "n/a") + mark,
+                *(f"{res[k]:.1f}" if res.get(k) is not None else "n/a" for k in times),
+                res.get("backend", "-"),
+                res.get("provider", "-") if not res.get("error") else f"error: {res['error'][:70]}",
+            ]
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     lines = [
         f"{role} model on {report['dataset']} ({report['images']} images; reference: {report['reference']}; "
