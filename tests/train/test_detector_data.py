@@ -262,3 +262,41 @@ def test_kit_plates_never_show_an_evaluation_plate_text(tmp_path, monkeypatch):
         eval_dirs=[evals],
     )
     assert seen == [{"AB123"}]
+
+
+def test_box_heights_show_the_plates_cut_short_that_map50_counts_as_found():
+    from ovr_alpr.train.detector import box_heights
+
+    labels = [np.array([[i * 200.0, 0.0, i * 200.0 + 100, 20.0]]) for i in range(10)]
+    found = [lab.copy() for lab in labels]
+    found[0][0, 3] = 13.0  # 65 % of the plate's height: IoU 0.65, found at IoU 0.5
+    found[1] = np.zeros((0, 4))  # missed: no ratio
+    found[2][0] += [60, 0, 60, 0]  # IoU 0.25: not this label's box
+    fit = box_heights(found, labels)
+    assert fit["box_height_matched"] == 8
+    assert fit["box_height_median"] == 1.0
+    assert fit["box_height_p10"] < 0.9
+    assert box_heights([np.zeros((0, 4))], labels[:1]) == {"box_height_matched": 0}
+
+
+def test_val_box_heights_reads_the_split_labels_in_pixels(tmp_path, monkeypatch):
+    from ovr_alpr.detect import plates
+    from ovr_alpr.train import detector
+
+    (tmp_path / "images" / "val").mkdir(parents=True)
+    (tmp_path / "labels" / "val").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "images" / "val" / "a.jpg"), np.zeros((100, 200, 3), np.uint8))
+    (tmp_path / "labels" / "val" / "a.txt").write_text("0 0.5 0.5 0.5 0.2\n")  # x 50-150, y 40-60
+    built = []
+
+    class Found:
+        xyxy = np.array([[50.0, 42.0, 150.0, 58.0]])  # 16 of the label's 20 px
+
+    def build(cfg, *args, **kwargs):
+        built.append(cfg)
+        return lambda image: Found()
+
+    monkeypatch.setattr(plates, "build_plate_detector", build)
+    fit = detector.val_box_heights(tmp_path, tmp_path / "m.onnx", 512)
+    assert fit == {"box_height_median": 0.8, "box_height_p10": 0.8, "box_height_matched": 1}
+    assert built[0].model.path == str(tmp_path / "m.onnx") and built[0].model.input_size == 512
