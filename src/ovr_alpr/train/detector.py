@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from ..labels import yolo_rows, yolo_xyxy
 from ..runtime.backends.base import parse_class_names
 from .detector_data import SOURCES, DatasetCounts, build_dataset, read_manifest, write_data_yaml
 from .eval_guard import find_leaks
@@ -356,10 +357,10 @@ def box_heights(found: list[np.ndarray], labels: list[np.ndarray], min_iou: floa
         if not len(boxes) or not len(truth):
             continue
         overlap = iou_matrix(boxes, truth)
-        for j in range(len(truth)):
-            i = int(overlap[:, j].argmax())
-            if overlap[i, j] >= min_iou:
-                ratios.append(float((boxes[i, 3] - boxes[i, 1]) / (truth[j, 3] - truth[j, 1])))
+        best = overlap.argmax(axis=0)  # each label's best box
+        hit = overlap[best, np.arange(len(truth))] >= min_iou
+        heights = (boxes[best, 3] - boxes[best, 1]) / (truth[:, 3] - truth[:, 1])
+        ratios.extend(heights[hit].tolist())
     if not ratios:
         return {"box_height_matched": 0}
     arr = np.array(ratios)
@@ -379,14 +380,11 @@ def val_box_heights(data_dir: Path, onnx_path: Path, imgsz: int) -> dict[str, fl
     detector = build_plate_detector(PlateDetectorConfig(model={"path": str(onnx_path), "input_size": imgsz}))
     found, labels = [], []
     for image_path in sorted((data_dir / "images" / "val").glob("*.jpg")):
-        label_path = data_dir / "labels" / "val" / f"{image_path.stem}.txt"
         image = cv2.imread(str(image_path))
-        if image is None or not label_path.is_file():
+        if image is None:
             continue
-        rows = np.loadtxt(label_path, ndmin=2).reshape(-1, 5)
-        h, w = image.shape[:2]
-        cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
-        labels.append(np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1))
+        rows = yolo_rows(data_dir / "labels" / "val" / f"{image_path.stem}.txt")
+        labels.append(yolo_xyxy(rows, image.shape[1], image.shape[0]))
         found.append(detector(image).xyxy)
     return box_heights(found, labels)
 
