@@ -8,7 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from ovr_alpr.train.detector_data import build_dataset, read_manifest, scene_label_lines
 from ovr_alpr.train.eval_guard import find_leaks
@@ -301,62 +300,3 @@ def test_val_box_heights_reads_the_split_labels_in_pixels(tmp_path, monkeypatch)
     fit = detector.val_box_heights(tmp_path, tmp_path / "m.onnx", 512)
     assert fit == {"box_height_median": 0.8, "box_height_p10": 0.8, "box_height_matched": 1}
     assert built[0].model.path == str(tmp_path / "m.onnx") and built[0].model.input_size == 512
-
-
-def _results_csv(path, maps):
-    head = "epoch,time,metrics/precision(B),metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B)"
-    rows = [f"{e},{e * 60},0.9,0.9,{m},{m - 0.3}" for e, m in enumerate(maps, start=1)]
-    path.write_text("\n".join([head, *rows]) + "\n")
-
-
-def test_pick_epoch_takes_the_highest_box_height_tail_among_the_top_map50(tmp_path, monkeypatch):
-    """Epochs 2-4 are within 0.005 of the best mAP50 (epoch 1 is not, though its boxes are the tallest);
-    of those, epoch 2's tail is the highest, so its weights are exported, and its row gives the metrics."""
-    from ovr_alpr.train import detector
-
-    run = tmp_path / "run"
-    (run / "weights").mkdir(parents=True)
-    _results_csv(run / "results.csv", [0.95, 0.983, 0.986, 0.984])
-    for e in range(4):
-        (run / "weights" / f"epoch{e}.pt").write_bytes(b"w")
-    tails = {1: 0.99, 2: 0.92, 3: 0.86, 4: 0.90}
-    exported = []
-
-    def export(pt, onnx_path, imgsz):
-        exported.append(pt.name)
-        onnx_path.parent.mkdir(parents=True, exist_ok=True)
-        onnx_path.write_text(pt.name)
-        return onnx_path
-
-    def heights(data_dir, onnx_path, imgsz):
-        epoch = int(onnx_path.read_text()[len("epoch") : -len(".pt")]) + 1
-        return {"box_height_median": 0.99, "box_height_p10": tails[epoch], "box_height_matched": 10}
-
-    monkeypatch.setattr(detector, "export_onnx", export)
-    monkeypatch.setattr(detector, "val_box_heights", heights)
-    weights, epoch, tried = detector.pick_epoch(run, tmp_path / "data", 512, tmp_path / "epochs")
-    assert (weights.name, epoch) == ("epoch1.pt", 2)
-    assert exported == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]  # epoch 1 (0.95) is not tried
-    assert [t["box_height_p10"] for t in tried] == [0.92, 0.86, 0.90]
-    metrics, n = detector.read_results(run / "results.csv", epoch)
-    assert metrics["mAP50"] == 0.983 and metrics["best_epoch"] == 2 and n == 4
-    assert detector.read_results(run / "results.csv")[0]["best_epoch"] == 3  # Ultralytics' choice
-    card = detector._pick_lines(tried)
-    assert "| 2 | 0.983 | 0.99 | 0.92 |" in card
-
-
-def test_pick_box_height_keeps_every_epoch_and_needs_them(tmp_path):
-    from ovr_alpr.errors import ConfigError
-    from ovr_alpr.train.detector import DetectorTrainConfig, pick_epoch, train_detector, ultralytics_args
-
-    cfg = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", pick="box-height")
-    assert ultralytics_args(cfg, tmp_path / "d.yaml", tmp_path)["save_period"] == 1
-    plain = DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt")
-    assert "save_period" not in ultralytics_args(plain, tmp_path / "d.yaml", tmp_path)
-    run = tmp_path / "run"
-    (run / "weights").mkdir(parents=True)
-    _results_csv(run / "results.csv", [0.9, 0.95])
-    with pytest.raises(ConfigError, match="no epoch weights"):
-        pick_epoch(run, tmp_path, 512, tmp_path / "epochs")
-    with pytest.raises(ConfigError, match="unknown --pick 'tallest'"):
-        train_detector(DetectorTrainConfig(out_dir=tmp_path, weights=tmp_path / "w.pt", pick="tallest"))

@@ -72,12 +72,6 @@ def detector_command(
         max=1.0,
         help="share of rendered scenes with a camera's on-screen text (timestamps, names) and no box there",
     ),
-    pick: str = typer.Option(
-        "fitness",
-        "--pick",
-        help="epoch to export: 'fitness' (Ultralytics' best.pt) or 'box-height' (keep every epoch; among "
-        "those near the best mAP50, the one whose boxes cut the fewest plates short on the split)",
-    ),
 ) -> None:
     """Fine-tune a nano YOLO plate detector on shared photos and rendered scenes; write ONNX, card."""
     from ..train.detector import DetectorTrainConfig, train_detector
@@ -109,7 +103,6 @@ def detector_command(
         dataset=dataset,
         align_boxes=align_boxes,
         osd=osd,
-        pick=pick,
     )
     result = train_detector(cfg)
     typer.echo(f"onnx: {result.onnx_path}")

@@ -66,10 +66,6 @@ class DetectorTrainConfig:
             building one; still checked against `eval_dirs`.
         align_boxes: redraw the shared photos' loose boxes as the embedded platedet draws them, tight
             to the plate (`detector_data.align_boxes`), when building the dataset.
-        pick: which epoch's weights are exported: `fitness` (Ultralytics' `best.pt`, highest
-            0.1 mAP50 + 0.9 mAP50-95 on the split) or `box-height` (every epoch kept; among those within
-            `PICK_MAP50_SLACK` of the best mAP50, the one whose boxes cut the fewest plates short:
-            `pick_epoch`).
     """
 
     out_dir: Path
@@ -97,7 +93,6 @@ class DetectorTrainConfig:
     dataset: Path | None = None
     align_boxes: bool = True
     osd: float = 0.0
-    pick: str = "fitness"
 
 
 @dataclass
@@ -255,8 +250,6 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
         ConfigError: missing weights or data, or an evaluation image in the training set.
         ModelError: torch/Ultralytics missing.
     """
-    if cfg.pick not in PICKS:
-        raise ConfigError(f"unknown --pick {cfg.pick!r}", f"use one of {', '.join(PICKS)}")
     YOLO = _import_yolo()
     out = Path(cfg.out_dir)
     run_dir = out / "run"
@@ -301,17 +294,12 @@ def train_detector(cfg: DetectorTrainConfig) -> DetectorTrainResult:
     best = run_dir / "weights" / "best.pt"
     if not best.is_file():
         best = last
-    epoch, tried = None, []
-    if cfg.pick == "box-height":
-        best, epoch, tried = pick_epoch(run_dir, data_dir, cfg.imgsz, out / "epochs")
     onnx_path = export_onnx(best, out / onnx_name(cfg.imgsz), cfg.imgsz)
-    metrics, epochs_done = read_results(run_dir / "results.csv", epoch)
+    metrics, epochs_done = read_results(run_dir / "results.csv")
     metrics.update(val_box_heights(data_dir, onnx_path, cfg.imgsz))
     wall_s = time.perf_counter() - t0
     counts = json.loads((data_dir / "counts.json").read_text())
-    card = write_card(
-        onnx_path.with_suffix(".md"), cfg, counts, metrics, epochs_done, wall_s, onnx_path, tried
-    )
+    card = write_card(onnx_path.with_suffix(".md"), cfg, counts, metrics, epochs_done, wall_s, onnx_path)
     return DetectorTrainResult(onnx_path, card, best, metrics, epochs_done, wall_s)
 
 
@@ -340,55 +328,7 @@ def ultralytics_args(cfg: DetectorTrainConfig, data_yaml: Path, out: Path) -> di
         args["time"] = cfg.hours
     if cfg.lr0:
         args.update(optimizer="AdamW", lr0=cfg.lr0)
-    if cfg.pick == "box-height":
-        args["save_period"] = 1  # every epoch's weights, for `pick_epoch`
     return args
-
-
-#: What `--pick` takes: Ultralytics' own choice, or `pick_epoch`.
-PICKS = ("fitness", "box-height")
-
-#: `pick_epoch` considers the epochs whose validation mAP50 is at most this far under the run's best.
-PICK_MAP50_SLACK = 0.005
-
-
-def pick_epoch(
-    run_dir: Path, data_dir: Path, imgsz: int, work_dir: Path, slack: float = PICK_MAP50_SLACK
-) -> tuple[Path, int, list[dict]]:
-    """The epoch whose boxes cut the fewest plates short, among those with near the best mAP50: its
-    weights (`run/weights/epoch<N>.pt`, kept by `save_period`), its `results.csv` epoch (1-based) and one row
-    per epoch tried (epoch, mAP50 and `val_box_heights`). Each candidate is exported to `work_dir` and run as
-    the pipeline runs it on the split; the highest `box_height_p10` wins, then the higher mAP50. mAP50 counts
-    a box over half a plate's height as found, the reader does not read it: of two detectors with the same
-    mAP50 the one with the lower tail read fewer plates end to end (see `box_heights`).
-
-    Raises:
-        ConfigError: no epoch's weights were kept (a run without `save_period`).
-    """
-    rows = _results_rows(run_dir / "results.csv")
-    mAP = {int(float(r["epoch"])): float(r.get("metrics/mAP50(B)") or 0) for r in rows}
-    saved = {e: run_dir / "weights" / f"epoch{e - 1}.pt" for e in mAP}
-    saved = {e: p for e, p in saved.items() if p.is_file()}
-    if not saved:
-        raise ConfigError(
-            f"no epoch weights in {run_dir / 'weights'} to pick from",
-            "train with --pick box-height from the start (it keeps every epoch)",
-        )
-    top = max(mAP[e] for e in saved)
-    tried = []
-    for e in sorted(e for e in saved if mAP[e] >= top - slack):
-        onnx_path = export_onnx(saved[e], work_dir / f"epoch{e}.onnx", imgsz)
-        tried.append({"epoch": e, "mAP50": round(mAP[e], 4), **val_box_heights(data_dir, onnx_path, imgsz)})
-        log.info("epoch %d: %s", e, tried[-1])
-    chosen = max(tried, key=lambda t: (t.get("box_height_p10", 0.0), t["mAP50"]))
-    return saved[chosen["epoch"]], chosen["epoch"], tried
-
-
-def _results_rows(results_csv: Path) -> list[dict[str, str]]:
-    if not results_csv.is_file():
-        return []
-    with open(results_csv, newline="") as fh:
-        return [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
 def reference_boxes() -> Callable[[np.ndarray], np.ndarray]:
@@ -488,17 +428,16 @@ def export_onnx(pt_path: Path, onnx_path: Path, imgsz: int) -> Path:
     return onnx_path
 
 
-def read_results(results_csv: Path, epoch: int | None = None) -> tuple[dict[str, float], int]:
-    """The validation metrics of one epoch (1-based; None: the best, highest mAP50-95) from Ultralytics'
-    `results.csv`, and the number of epochs run."""
-    rows = _results_rows(results_csv)
+def read_results(results_csv: Path) -> tuple[dict[str, float], int]:
+    """The validation metrics of the best epoch (highest mAP50-95) from Ultralytics' `results.csv`."""
+    if not results_csv.is_file():
+        return {}, 0
+    with open(results_csv, newline="") as fh:
+        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
     if not rows:
         return {}, 0
     key = "metrics/mAP50-95(B)"
-    if epoch is None:
-        best = max(rows, key=lambda r: float(r.get(key) or 0))
-    else:
-        best = next(r for r in rows if int(float(r["epoch"])) == epoch)
+    best = max(rows, key=lambda r: float(r.get(key) or 0))
     wanted = {
         "precision": "metrics/precision(B)",
         "recall": "metrics/recall(B)",
@@ -518,10 +457,8 @@ def write_card(
     epochs: int,
     wall_s: float,
     onnx_path: Path,
-    tried: list[dict] | None = None,
 ) -> Path:
-    """The model card: what the model is, data sources with licences and counts, weights, metrics, command
-    (and, with `--pick box-height`, the epochs `pick_epoch` tried)."""
+    """The model card: what the model is, data sources with licences and counts, weights, metrics, command."""
     counts = dict(counts)
     alignment = counts.pop("box_alignment", None)
     osd_share = counts.pop("osd_share", 0.0)
@@ -566,32 +503,15 @@ def write_card(
         f"- arguments: `{json.dumps({k: str(v) for k, v in asdict(cfg).items()})}`",
         f"- command: `ovr-alpr {' '.join(sys.argv[1:])}`",
         "",
-        "## Metrics (validation split of the training data, the exported epoch)",
+        "## Metrics (validation split of the training data, best epoch)",
         "",
         *(f"- {k}: {v}" for k, v in metrics.items()),
         "",
-        *_pick_lines(tried or []),
         "Measured on the project's evaluation sets: see the project README (`ovr-alpr eval`, `validate`).",
         "",
     ]
     path.write_text("\n".join(lines))
     return path
-
-
-def _pick_lines(tried: list[dict]) -> list[str]:
-    if not tried:
-        return []
-    cols = ("epoch", "mAP50", "box_height_median", "box_height_p10")
-    rows = ["| " + " | ".join(str(t.get(c, "-")) for c in cols) + " |" for t in tried]
-    return [
-        f"Epoch chosen by `--pick box-height` (`pick_epoch`): the highest 10th percentile of box height over "
-        f"label height on the split among the epochs within {PICK_MAP50_SLACK} of the best mAP50:",
-        "",
-        "| epoch | mAP50 | box height median | box height p10 |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-    ]
 
 
 def _osd_lines(share: float) -> list[str]:
