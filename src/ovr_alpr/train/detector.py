@@ -346,8 +346,9 @@ def box_heights(found: list[np.ndarray], labels: list[np.ndarray], min_iou: floa
     """How boxes fit the labels' heights, image by image (xyxy arrays): for each label its best-overlapping
     box at IoU >= `min_iou`, that box's height over the label's; the median and the 10th percentile. mAP50
     counts a box over half of a plate's height as found; the reader misses such plates, the low tail shows
-    them (2026-12-06: on the split's photos two detectors had one median, 0.989, and 10th percentiles of 0.939
-    and 0.913; they read 98 and 94 of the 111 US evaluation plates end to end). Each label takes its own best
+    them. A diagnostic, not a way to choose weights: across two detectors it went with the reading (split
+    photos 0.939 / 0.913, 98 / 94 of the 111 US evaluation plates read end to end), across the epochs of one
+    CPU run it did not (0.905 / 0.892 / 0.913 read 96 / 95 / 95; 2026-12-06). Each label takes its own best
     box, not one box per label as `evaluation.metrics.match_boxes` scores recall (a sibling layer, not
     importable here): a height, not a count."""
     from ..detect.ops import iou_matrix
