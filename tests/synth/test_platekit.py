@@ -29,6 +29,40 @@ def test_us_plates_label_the_round_glyph_zero_and_eu_plates_keep_the_letter_o():
     assert "O" in letters["eu"]
 
 
+def test_style_labels_the_us_round_glyph_as_drawn_and_leaves_out_the_mixed_series(monkeypatch):
+    import pytest
+
+    from ovr_alpr.synth import platekit
+    from ovr_alpr.synth.platekit import Style
+
+    # the same draws under both labellings: the plates are the same, only the US labels' O differ
+    printed, zero = Style(us_round_glyph="printed"), Style()
+    us_o = 0
+    for i in range(400):
+        a = render_sample(np.random.default_rng([4, i]), style=zero)
+        b = render_sample(np.random.default_rng([4, i]), style=printed)
+        assert np.array_equal(a.image, b.image)
+        if b.layout == "us":
+            us_o += "O" in b.text
+            assert a.text == b.text.replace("O", "0")
+        else:
+            assert a.text == b.text
+    assert us_o > 0
+
+    asked: list[str] = []
+    real = platekit.text_for_layout
+    monkeypatch.setattr(platekit, "text_for_layout", lambda lay, *a: asked.append(lay) or real(lay, *a))
+    for style in (Style(us_mixed_series=False), Style()):
+        asked.clear()
+        for i in range(300):
+            render_sample(np.random.default_rng([5, i]), style=style)
+        mixed = set(asked) & set(platekit.US_MIXED_FORMATS)
+        assert bool(mixed) == style.us_mixed_series
+    assert "labelled as drawn" in printed.describe() and "without" in Style(us_mixed_series=False).describe()
+    with pytest.raises(ValueError, match="us_round_glyph"):
+        Style(us_round_glyph="oh")
+
+
 def test_hard_characters_only_when_asked():
     rng = np.random.default_rng(1)
     hard = "".join(text_for_layout("LLL999", rng, hard=True) for _ in range(300))

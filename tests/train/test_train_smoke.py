@@ -66,6 +66,21 @@ def test_ctc_head_with_batch_processes_and_planned_steps(tmp_path):
     assert json.loads(meta["plate_config"])["decoder"] == "ctc"
 
 
+def test_renderer_style_reaches_the_plates_the_cache_and_the_card(tmp_path):
+    from ovr_alpr.errors import ConfigError
+
+    opts = tiny(tmp_path / "st", steps=2, us_round_glyph="printed", us_mixed_series=False)
+    train(opts)
+    run = tmp_path / "st"
+    # a style other than the default renders into its own cache file, so it never reuses another's plates
+    assert (run / "synth-48-usprinted-nomixed.npz").is_file() and not (run / "synth-48.npz").exists()
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "labelled as drawn (O or 0); without the mixed" in card
+    assert "`--us-round-glyph printed`, `--no-us-mixed-series`" in card
+    with pytest.raises(ConfigError, match="us_round_glyph"):
+        train(tiny(tmp_path / "bad", us_round_glyph="round"))
+
+
 def test_learning_rate_schedule_and_step_plan():
     from ovr_alpr.train.reader import lr_factor, planned_steps
 
@@ -190,3 +205,12 @@ def test_the_card_says_where_and_how_a_run_ran():
     cuda = SimpleNamespace(device="cuda", threads=2, loader_workers=7, autocast="fp32")
     assert "(bf16 autocast)" not in _where(cuda)
     assert "(bf16 autocast)" in _where(SimpleNamespace(**{**cuda.__dict__, "autocast": "bf16"}))
+
+
+def test_a_wrong_round_glyph_choice_is_a_one_line_error_before_any_data_is_read(tmp_path, capsys):
+    from ovr_alpr.cli import main
+
+    code = main(["train", "reader", "--out-dir", str(tmp_path / "r"), "--us-round-glyph", "o"])
+    err = capsys.readouterr().err
+    assert code != 0 and "us_round_glyph" in err and "--us-round-glyph zero" in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()

@@ -198,6 +198,14 @@ def register(app: typer.Typer) -> None:
             max=1.0,
             help="share of crops smeared as a moving plate is (a streak of 2-8 % of the crop's width)",
         ),
+        us_round_glyph: str = typer.Option(
+            "zero",
+            help="label of the round glyph on rendered US plates: zero (0 whether drawn as O or 0, as"
+            " OpenALPR's US labels write it) or printed (as drawn)",
+        ),
+        us_mixed_series: bool = typer.Option(
+            True, help="render US plates of mixed letter/digit series too (XXX XXX, XXX XXXX)"
+        ),
         init_weights: Path | None = typer.Option(
             None,
             help="start from these weights (a best.pt, a run's checkpoint.pt, or a CTC reader's .onnx"
@@ -213,7 +221,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the fixed-slot plate reader; writes OUT_DIR/reader.onnx and OUT_DIR/MODEL_CARD.md."""
         try:
-            from ..train.reader import TrainOptions, train
+            from ..train.reader import TrainOptions, render_style, train
         except ModuleNotFoundError as exc:
             raise ConfigError(f"training needs {exc.name}", "pip install -e '.[train]'") from exc
 
@@ -247,11 +255,14 @@ def register(app: typer.Typer) -> None:
             geometry=geometry,
             camera=camera,
             motion_blur=motion_blur,
+            us_round_glyph=us_round_glyph,
+            us_mixed_series=us_mixed_series,
             init_weights=init_weights,
             resume=resume,
             export_only=export_only,
             export_weights=export_weights,
         )
+        render_style(opts)  # a wrong --us-round-glyph fails here, before any data is read
         if steps == 0 and not max_minutes:
             raise ConfigError("--steps 0 plans the steps to fit --max-minutes", "pass --max-minutes too")
         metrics = train(opts)

@@ -84,9 +84,10 @@ US_FORMATS = (
     "LLL 999",
     "99L 999",
     "9L99L9",
-    "XXX XXX",  # X: letter or digit, drawn per plate (mixed and vanity-like series)
-    "XXX XXXX",
 )
+#: Mixed letter/digit series (X: letter or digit, drawn per plate; vanity-like), drawn with `US_FORMATS`
+#: when `Style.us_mixed_series`.
+US_MIXED_FORMATS = ("XXX XXX", "XXX XXXX")
 BR_MERCOSUL = ("LLL9L99",)
 BR_OLD = ("LLL-9999",)
 MOTO_FORMATS = (
@@ -135,6 +136,33 @@ SLOGANS = ("Sunshine State", "dmv.ca.gov", "Land of Lincoln", "Great Lakes", "Em
 _BLUE = (153, 51, 0)
 _STAR = (0, 204, 255)
 _SCALE = 0.5  # plates are drawn at half their nominal px size: crops end up <= 200 px wide anyway
+
+
+@dataclass(frozen=True)
+class Style:
+    """Choices of the renderer that change what a reader learns (recorded in a reader's model card).
+
+    us_round_glyph: "zero" labels the round glyph of a rendered US plate 0 whether it was drawn as O or 0
+        (most states print one glyph for both; OpenALPR's US labels write 0); "printed" labels it as drawn.
+    us_mixed_series: draw US plates of mixed letter/digit series (`US_MIXED_FORMATS`) beside `US_FORMATS`.
+    """
+
+    us_round_glyph: str = "zero"
+    us_mixed_series: bool = True
+
+    def __post_init__(self) -> None:
+        if self.us_round_glyph not in ("zero", "printed"):
+            raise ValueError(f"us_round_glyph must be 'zero' or 'printed', not {self.us_round_glyph!r}")
+
+    def describe(self) -> str:
+        """One line for a model card."""
+        glyph = (
+            "labelled 0 whether drawn as O or 0"
+            if self.us_round_glyph == "zero"
+            else "labelled as drawn (O or 0)"
+        )
+        mixed = "with" if self.us_mixed_series else "without"
+        return f"US round glyph {glyph}; {mixed} the mixed letter/digit US series"
 
 
 @dataclass(frozen=True)
@@ -454,7 +482,9 @@ def _two_line(
     return plate
 
 
-def _layout_plate(rng: np.random.Generator, font_path: str, hard: bool) -> tuple[np.ndarray, str, str]:
+def _layout_plate(
+    rng: np.random.Generator, font_path: str, hard: bool, style: Style = Style()
+) -> tuple[np.ndarray, str, str]:
     """(plate BGR, label, layout name) of a random layout, before any degradation."""
     kind = rng.choice(
         ["eu", "uk", "us", "br-mercosul", "br-old", "moto", "square", "random"],
@@ -476,7 +506,8 @@ def _layout_plate(rng: np.random.Generator, font_path: str, hard: bool) -> tuple
         band = "GB" if rng.random() < 0.4 else ""
         plate = _one_line(printed, (520, 111), sheet, black, rng, font_path, band)
     elif kind == "us":
-        printed = text_for_layout(US_FORMATS[int(rng.integers(len(US_FORMATS)))], rng, hard)
+        formats = US_FORMATS + US_MIXED_FORMATS if style.us_mixed_series else US_FORMATS
+        printed = text_for_layout(formats[int(rng.integers(len(formats)))], rng, hard)
         if rng.random() < 0.3 and (" " in printed or "-" in printed):  # an emblem between the groups
             printed = printed.replace(" ", EMBLEM).replace("-", EMBLEM)
         sheet, ink = US_SCHEMES[int(rng.integers(len(US_SCHEMES)))]
@@ -540,7 +571,7 @@ def _layout_plate(rng: np.random.Generator, font_path: str, hard: bool) -> tuple
                 printed, (520, 112), (236, 238, 238), black, rng, font_path, "EU"[: int(rng.integers(0, 3))]
             )
     label = label_of(printed)
-    if kind == "us":  # most states print one glyph for O and 0; US plate labels (OpenALPR's) write 0
+    if kind == "us" and style.us_round_glyph == "zero":  # one glyph for O and 0; OpenALPR's US labels: 0
         label = label.replace("O", "0")
     return plate, label, str(kind)
 
@@ -639,12 +670,13 @@ def _drawn_plate(
     fonts: tuple[str, ...] | None,
     hard: bool,
     reject: Callable[[str], bool] | None,
+    style: Style = Style(),
 ) -> tuple[np.ndarray, str, str]:
     """(plate, label, layout) of a random layout with its bolts and frame, drawn again (up to 20 times) while
     the label is empty, longer than 10 or rejected by `reject` (e.g. an evaluation plate text)."""
     font_path = _pick_font(rng, fonts)
     for _ in range(20):
-        plate, label, layout = _layout_plate(rng, font_path, hard)
+        plate, label, layout = _layout_plate(rng, font_path, hard, style)
         if label and len(label) <= 10 and not (reject and reject(label)):
             break
     _bolts_and_frame(plate, rng)
@@ -668,6 +700,7 @@ def render_sample(
     hard: bool = True,
     fonts: tuple[str, ...] | None = None,
     reject: Callable[[str], bool] | None = None,
+    style: Style = Style(),
 ) -> PlateSample:
     """One degraded training plate crop and its label.
 
@@ -677,7 +710,8 @@ def render_sample(
         fonts: font files to pick from (default: `available_fonts()`, or Pillow's font when none).
         reject: returns True for a label that must not be used (e.g. an evaluation plate text);
             such a sample is drawn again.
+        style: the renderer's labelling and layout choices (`Style`).
     """
-    plate, label, layout = _drawn_plate(rng, fonts, hard, reject)
+    plate, label, layout = _drawn_plate(rng, fonts, hard, reject, style)
     crop = _place(plate, rng)
     return PlateSample(degrade(crop, rng), label, layout)

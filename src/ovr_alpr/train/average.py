@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..synth.platekit import Style
 from .manifest import Entry, read_manifest, write_manifest
 
 #: Options that make two runs' networks the same shape.
@@ -154,7 +155,10 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
     )
     # runs with other seeds held out other crops, so few or none may be held out of all: plates rendered
     # afresh (a seed no run rendered with) are a check that is always there
-    images, labels = render_synthetic(RENDERED_CHECK, CHECK_SEED, opts.width, opts.height, None, set(), 1)
+    style = Style(first.get("us_round_glyph", "zero"), first.get("us_mixed_series", "True") == "True")
+    images, labels = render_synthetic(
+        RENDERED_CHECK, CHECK_SEED, opts.width, opts.height, None, set(), 1, style
+    )
     rendered = compare(images, labels, "freshly rendered plates")
     out_dir.mkdir(parents=True, exist_ok=True)
     export_onnx(averaged, out_dir / "reader.onnx", opts)

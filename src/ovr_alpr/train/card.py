@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..synth.platekit import Style
+
 
 def write_card(opts: Any, metrics: dict, path: Path) -> None:
     data = metrics.get("data", {})
@@ -29,6 +31,11 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
     lines.append(
         f"| rendered plates (`ovr_alpr.synth.platekit`) | AGPL-3.0-or-later (own) | "
         f"{data.get('synthetic', 0)} | 0 |"
+    )
+    glyph, mixed = str(getattr(opts, "us_round_glyph", "zero")), str(getattr(opts, "us_mixed_series", True))
+    lines.append(
+        f"\nRendered plates: {Style(glyph, mixed == 'True').describe()} "
+        f"(`--us-round-glyph {glyph}`{'' if mixed == 'True' else ', `--no-us-mixed-series`'})."
     )
     teacher = data.get("teacher", {})
     if teacher:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..imaging import jpeg_roundtrip
+from ..synth.platekit import Style
 from .manifest import Entry, load_entry_image
 
 log = logging.getLogger(__name__)
@@ -162,28 +163,37 @@ def far_camera(
     return cv2.resize(small, (width, height), interpolation=up)
 
 
-def _render_chunk(args: tuple[int, int, int, int, int, tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
+def _render_chunk(
+    args: tuple[int, int, int, int, int, tuple[str, ...], Style],
+) -> tuple[np.ndarray, list[str]]:
     from ..synth.platekit import render_sample
 
-    seed, start, count, width, height, banned = args
+    seed, start, count, width, height, banned, style = args
     banned_set = set(banned)
     images = np.empty((count, height, width, 3), np.uint8)
     labels = []
     for i in range(count):
         rng = np.random.default_rng([seed, start + i])
-        s = render_sample(rng, reject=banned_set.__contains__)
+        s = render_sample(rng, reject=banned_set.__contains__, style=style)
         images[i] = to_input(s.image, width, height)
         labels.append(s.text)
     return images, labels
 
 
 def render_synthetic(
-    n: int, seed: int, width: int, height: int, cache: Path | None, banned: set[str], workers: int = 2
+    n: int,
+    seed: int,
+    width: int,
+    height: int,
+    cache: Path | None,
+    banned: set[str],
+    workers: int = 2,
+    style: Style = Style(),
 ) -> tuple[np.ndarray, list[str]]:
     """`n` rendered plates as network inputs (BGR->RGB, resized) and labels, cached in `cache` (.npz).
 
-    Sample i depends on (seed, i) only, so the set is the same whatever `workers` is. Labels in `banned`
-    (evaluation plate texts) are drawn again.
+    Sample i depends on (seed, i, style) only, so the set is the same whatever `workers` is. Labels in
+    `banned` (evaluation plate texts) are drawn again.
     """
     if cache and cache.is_file():
         data = np.load(cache, allow_pickle=False)
@@ -191,7 +201,9 @@ def render_synthetic(
             log.info("synthetic plates from cache %s", cache)
             return data["images"], [str(s) for s in data["labels"]]
     chunk = 500
-    jobs = [(seed, s, min(chunk, n - s), width, height, tuple(sorted(banned))) for s in range(0, n, chunk)]
+    jobs = [
+        (seed, s, min(chunk, n - s), width, height, tuple(sorted(banned)), style) for s in range(0, n, chunk)
+    ]
     images, labels = [], []
     from tqdm import tqdm
 

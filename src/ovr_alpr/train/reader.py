@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..synth.platekit import Style
 from .data import ALPHABET, PAD, BatchMaker, RealSet, decode, render_synthetic, to_input
 from .manifest import (
     Entry,
@@ -71,6 +72,8 @@ class TrainOptions:
     geometry: float = 1.0
     camera: float = 0.0
     motion_blur: float = 0.0
+    us_round_glyph: str = "zero"
+    us_mixed_series: bool = True
     init_weights: Path | None = None
     resume: bool = False
     command: str = field(default_factory=lambda: command_line())
@@ -79,6 +82,21 @@ class TrainOptions:
 def command_line() -> str:
     """The `ovr-alpr ...` command this process was started with, quoted for a shell (for the model card)."""
     return " ".join(["ovr-alpr", *(shlex.quote(a) for a in sys.argv[1:])])
+
+
+def render_style(opts: TrainOptions) -> Style:
+    """The renderer's choices for this run's rendered plates (`--us-round-glyph`, `--us-mixed-series`)."""
+    try:
+        return Style(us_round_glyph=opts.us_round_glyph, us_mixed_series=opts.us_mixed_series)
+    except ValueError as exc:
+        raise ConfigError(str(exc), "pass --us-round-glyph zero or --us-round-glyph printed") from exc
+
+
+def _style_tag(style: Style) -> str:
+    """Cache-file suffix of a renderer style other than the default (default: "", the old file name)."""
+    if style == Style():
+        return ""
+    return f"-us{style.us_round_glyph}{'' if style.us_mixed_series else '-nomixed'}"
 
 
 def _seed_all(seed: int) -> None:
@@ -366,6 +384,7 @@ def train(opts: TrainOptions) -> dict:
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(opts.seed)
     t_start = time.time()
+    style = render_style(opts)
     entries, stats = build_manifest(opts)
     guard_texts = EvalGuard(opts.eval_dir).texts if opts.eval_dir else set()
     synth_images, synth_labels = (
@@ -374,9 +393,10 @@ def train(opts: TrainOptions) -> dict:
             opts.seed,
             opts.width,
             opts.height,
-            opts.out_dir / f"synth-{opts.synthetic}.npz",
+            opts.out_dir / f"synth-{opts.synthetic}{_style_tag(style)}.npz",
             guard_texts,
             opts.workers,
+            style,
         )
         if opts.synthetic
         else (np.empty((0, opts.height, opts.width, 3), np.uint8), [])
