@@ -129,6 +129,29 @@ def test_validate_ocr_reads_label_crops(tmp_path):
     from ovr_alpr.tools.validate import format_report
 
     assert "read ms/crop" in format_report(report, 1.0)
+    # each crop's read is kept, and its count of exact reads is the exact match reported
+    rows = report["reads"]["fp32"]
+    assert len(rows) == 3 and sum(r["exact"] for r in rows) == round(res["exact"] * 3)
+    assert all(Path(r["image"]).is_file() and r["truth"] for r in rows)
+
+
+@needs_openalpr
+def test_validate_ocr_writes_each_crops_read_with_reads(tmp_path, capsys):
+    import csv
+
+    out, cfg = tmp_path / "reads.csv", tmp_path / "cfg.yaml"
+    cfg.write_text(f"cache_dir: {tmp_path / 'cache'}\n")
+    args = ["validate", "--model", "ocr", "--precisions", "fp32,fp16", "--dataset", str(OPENALPR / "us")]
+    main([*args, "--limit", "4", "--config", str(cfg), "--reads", str(out), "--no-progress"])
+    assert "reads: " in capsys.readouterr().out
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["precision"] for r in rows] == ["fp32"] * 4 + ["fp16"] * 4
+    assert {r["truth"] for r in rows[:4]} == {r["truth"] for r in rows[4:]}
+    assert all(r["exact"] == str(r["read"] == r["truth"]) for r in rows)
+    # a detector reads no text: a one-line error before any model is loaded
+    code = main(["validate", "--model", "plate", "--dataset", str(OPENALPR), "--reads", str(out)])
+    assert code != 0 and "--reads needs an OCR validation" in capsys.readouterr().err
 
 
 def test_validate_ocr_read_time_is_the_whole_read(monkeypatch):

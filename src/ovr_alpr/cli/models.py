@@ -59,6 +59,11 @@ def validate_command(
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML config (default: embedded models)"),
     json_path: Path | None = typer.Option(None, "--json", help="write the results as JSON"),
+    reads_path: Path | None = typer.Option(
+        None,
+        "--reads",
+        help="OCR: write each crop's truth and read per precision as CSV (to see which plates are missed)",
+    ),
     budget: float = typer.Option(
         1.0,
         "--budget",
@@ -83,10 +88,12 @@ def validate_command(
     Exits with status 1 when a precision loses more than --budget points of the main metric.
     """
     from ..pipeline.config import load_config
-    from ..tools.validate import check_budget, format_report, validate
+    from ..tools.validate import check_budget, format_report, validate, write_reads
 
     _setup_logging()
     role = _check_role(model)
+    if reads_path is not None and role != "ocr":
+        raise ConfigError("--reads needs an OCR validation", "pass --model ocr (detectors read no text)")
     overrides = {}
     section = {"plate": "plate_detector", "vehicle": "vehicle_detector", "ocr": "ocr"}[role]
     if calibration is not None:
@@ -105,10 +112,14 @@ def validate_command(
     report = validate(
         app, role, precisions.split(","), dataset, limit=limit, progress=progress, backend=backend
     )
+    reads = report.pop("reads")
     report["budget_pts"] = budget
     failed = check_budget(report, budget)
     report["passed"] = not failed
     typer.echo(format_report(report, budget))
+    if reads_path is not None:
+        count = write_reads({"reads": reads}, reads_path)
+        typer.echo(f"reads: {reads_path} ({count} crops)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=1))

@@ -68,6 +68,7 @@ class PrecisionResult:
     file: str = "-"
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    reads: list[dict[str, Any]] = field(default_factory=list)  # OCR: each crop's read (not in as_dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: _round(v) for k, v in self.metrics.items()}
@@ -144,8 +145,13 @@ def _run_detector(
 
 
 def _run_ocr(
-    reader: Any, images: list[np.ndarray], samples: list[LabelledImage], progress: Any = None
+    reader: Any,
+    images: list[np.ndarray],
+    samples: list[LabelledImage],
+    progress: Any = None,
+    reads: list[dict[str, Any]] | None = None,
 ) -> dict[str, float]:
+    """Exact match of the reader on each labelled plate's crop; each crop's read appended to `reads`."""
     total = correct = loose = 0
     read_ms: list[float] = []
     alike = str.maketrans("OI", "01")  # many plate fonts draw O/0 and I/1 alike
@@ -159,10 +165,22 @@ def _run_ocr(
                 continue
             total += 1
             t0 = time.perf_counter()
-            read = reader.read(crop).text
+            plate = reader.read(crop)
             read_ms.append((time.perf_counter() - t0) * 1000.0)
+            read = plate.text
             correct += int(read == truth)
             loose += int(read.translate(alike) == truth.translate(alike))
+            if reads is not None:
+                reads.append(
+                    {
+                        "image": str(sample.image_path),
+                        "truth": truth,
+                        "read": read,
+                        "confidence": _round(float(getattr(plate, "confidence", float("nan"))), 3),
+                        "exact": read == truth,
+                        "exact_o0_i1": read.translate(alike) == truth.translate(alike),
+                    }
+                )
         if progress is not None:
             progress.update(1)
     if total == 0:
@@ -227,7 +245,24 @@ def validate(
         "reference": run.reference,
         "metric": run.metric,
         "results": _with_deltas(results, run.metric),
+        "reads": {p: r.reads for p, r in results.items() if r.reads},
     }
+
+
+READ_COLUMNS = ("precision", "image", "truth", "read", "confidence", "exact", "exact_o0_i1")
+
+
+def write_reads(report: dict[str, Any], path: Path) -> int:
+    """Each crop's read of an OCR validation (`report["reads"]`) as CSV rows of `READ_COLUMNS`; the count."""
+    import csv
+
+    rows = [{"precision": p, **r} for p, reads in report.get("reads", {}).items() for r in reads]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=READ_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
 
 
 def _precision_order(precisions: list[str]) -> list[str]:
@@ -270,8 +305,9 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
         log.warning("%s %s: %s", run.role, precision, exc.one_line())
         return PrecisionResult(precision, {run.metric: float("nan")}, float("nan"), error=exc.message)
     try:
+        reads: list[dict[str, Any]] = []
         if reader is not None:
-            metrics = _run_ocr(reader, run.images, run.samples, bar)
+            metrics = _run_ocr(reader, run.images, run.samples, bar, reads)
         else:
             metrics = _measure_detector(run, loaded, precision, bar)
         return PrecisionResult(
@@ -282,6 +318,7 @@ def _validate_precision(run: _Validation, base_cfg: Any, precision: str, progres
             loaded.name,
             loaded.provider,
             str(loaded.model_path),
+            reads=reads,
         )
     finally:
         bar.close()
