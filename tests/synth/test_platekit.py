@@ -61,6 +61,9 @@ def test_style_labels_the_us_round_glyph_as_drawn_and_leaves_out_the_mixed_serie
     assert "labelled as drawn" in printed.describe() and "without" in Style(us_mixed_series=False).describe()
     with pytest.raises(ValueError, match="us_round_glyph"):
         Style(us_round_glyph="oh")
+    # as a checkpoint saves a run's options (strings), and as older runs saved them (no such keys)
+    assert Style.of({"us_round_glyph": "printed", "us_mixed_series": "False"}) == Style("printed", False)
+    assert Style.of({}) == Style()
 
 
 def test_hard_characters_only_when_asked():

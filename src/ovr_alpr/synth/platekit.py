@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -153,6 +154,14 @@ class Style:
     def __post_init__(self) -> None:
         if self.us_round_glyph not in ("zero", "printed"):
             raise ValueError(f"us_round_glyph must be 'zero' or 'printed', not {self.us_round_glyph!r}")
+
+    @classmethod
+    def of(cls, options: Any) -> Style:
+        """The style of a run's options: an object or a mapping with `us_round_glyph` and `us_mixed_series`
+        (as saved in a checkpoint: values may be strings); missing ones take the defaults."""
+        get = options.get if isinstance(options, dict) else lambda k, d: getattr(options, k, d)
+        mixed = get("us_mixed_series", True)
+        return cls(str(get("us_round_glyph", "zero")), mixed if isinstance(mixed, bool) else mixed == "True")
 
     def describe(self) -> str:
         """One line for a model card."""

@@ -155,9 +155,8 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
     )
     # runs with other seeds held out other crops, so few or none may be held out of all: plates rendered
     # afresh (a seed no run rendered with) are a check that is always there
-    style = Style(first.get("us_round_glyph", "zero"), first.get("us_mixed_series", "True") == "True")
     images, labels = render_synthetic(
-        RENDERED_CHECK, CHECK_SEED, opts.width, opts.height, None, set(), 1, style
+        RENDERED_CHECK, CHECK_SEED, opts.width, opts.height, None, set(), 1, Style.of(first)
     )
     rendered = compare(images, labels, "freshly rendered plates")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -32,10 +32,10 @@ def write_card(opts: Any, metrics: dict, path: Path) -> None:
         f"| rendered plates (`ovr_alpr.synth.platekit`) | AGPL-3.0-or-later (own) | "
         f"{data.get('synthetic', 0)} | 0 |"
     )
-    glyph, mixed = str(getattr(opts, "us_round_glyph", "zero")), str(getattr(opts, "us_mixed_series", True))
+    style = Style.of(opts)
     lines.append(
-        f"\nRendered plates: {Style(glyph, mixed == 'True').describe()} "
-        f"(`--us-round-glyph {glyph}`{'' if mixed == 'True' else ', `--no-us-mixed-series`'})."
+        f"\nRendered plates: {style.describe()} (`--us-round-glyph {style.us_round_glyph}`"
+        f"{'' if style.us_mixed_series else ', `--no-us-mixed-series`'})."
     )
     teacher = data.get("teacher", {})
     if teacher:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..imaging import jpeg_roundtrip
-from ..synth.platekit import Style
+from ..synth.platekit import Style, render_sample
 from .manifest import Entry, load_entry_image
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,6 @@ def far_camera(
 def _render_chunk(
     args: tuple[int, int, int, int, int, tuple[str, ...], Style],
 ) -> tuple[np.ndarray, list[str]]:
-    from ..synth.platekit import render_sample
-
     seed, start, count, width, height, banned, style = args
     banned_set = set(banned)
     images = np.empty((count, height, width, 3), np.uint8)

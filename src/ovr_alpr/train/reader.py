@@ -87,7 +87,7 @@ def command_line() -> str:
 def render_style(opts: TrainOptions) -> Style:
     """The renderer's choices for this run's rendered plates (`--us-round-glyph`, `--us-mixed-series`)."""
     try:
-        return Style(us_round_glyph=opts.us_round_glyph, us_mixed_series=opts.us_mixed_series)
+        return Style.of(opts)
     except ValueError as exc:
         raise ConfigError(str(exc), "pass --us-round-glyph zero or --us-round-glyph printed") from exc
 
