@@ -118,7 +118,7 @@ def validate_command(
     report["passed"] = not failed
     typer.echo(format_report(report, budget))
     if reads_path is not None:
-        count = write_reads({"reads": reads}, reads_path)
+        count = write_reads(reads, reads_path)
         typer.echo(f"reads: {reads_path} ({count} crops)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the fixed-slot plate reader; writes OUT_DIR/reader.onnx and OUT_DIR/MODEL_CARD.md."""
         try:
-            from ..train.reader import TrainOptions, render_style, train
+            from ..train.reader import TrainOptions, train
         except ModuleNotFoundError as exc:
             raise ConfigError(f"training needs {exc.name}", "pip install -e '.[train]'") from exc
 
@@ -262,7 +262,6 @@ def register(app: typer.Typer) -> None:
             export_only=export_only,
             export_weights=export_weights,
         )
-        render_style(opts)  # a wrong --us-round-glyph fails here, before any data is read
         if steps == 0 and not max_minutes:
             raise ConfigError("--steps 0 plans the steps to fit --max-minutes", "pass --max-minutes too")
         metrics = train(opts)

@@ -168,17 +168,18 @@ def _run_ocr(
             plate = reader.read(crop)
             read_ms.append((time.perf_counter() - t0) * 1000.0)
             read = plate.text
-            correct += int(read == truth)
-            loose += int(read.translate(alike) == truth.translate(alike))
+            exact, alike_exact = read == truth, read.translate(alike) == truth.translate(alike)
+            correct += int(exact)
+            loose += int(alike_exact)
             if reads is not None:
                 reads.append(
                     {
                         "image": str(sample.image_path),
                         "truth": truth,
                         "read": read,
-                        "confidence": _round(float(getattr(plate, "confidence", float("nan"))), 3),
-                        "exact": read == truth,
-                        "exact_o0_i1": read.translate(alike) == truth.translate(alike),
+                        "confidence": _round(plate.confidence, 3),
+                        "exact": exact,
+                        "exact_o0_i1": alike_exact,
                     }
                 )
         if progress is not None:
@@ -252,11 +253,12 @@ def validate(
 READ_COLUMNS = ("precision", "image", "truth", "read", "confidence", "exact", "exact_o0_i1")
 
 
-def write_reads(report: dict[str, Any], path: Path) -> int:
-    """Each crop's read of an OCR validation (`report["reads"]`) as CSV rows of `READ_COLUMNS`; the count."""
+def write_reads(reads: dict[str, list[dict[str, Any]]], path: Path) -> int:
+    """Each crop's read of an OCR validation (a report's `reads`, by precision) as CSV rows of `READ_COLUMNS`;
+    the count."""
     import csv
 
-    rows = [{"precision": p, **r} for p, reads in report.get("reads", {}).items() for r in reads]
+    rows = [{"precision": p, **r} for p, crops in reads.items() for r in crops]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=READ_COLUMNS)

@@ -380,11 +380,11 @@ def train(opts: TrainOptions) -> dict:
     import torch
     from tqdm import tqdm
 
+    style = render_style(opts)  # a wrong renderer choice fails here, before anything is read or written
     torch.set_num_threads(opts.threads)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(opts.seed)
     t_start = time.time()
-    style = render_style(opts)
     entries, stats = build_manifest(opts)
     guard_texts = EvalGuard(opts.eval_dir).texts if opts.eval_dir else set()
     synth_images, synth_labels = (
