@@ -117,10 +117,27 @@ def test_average_refuses_other_networks_and_single_runs(runs, tmp_path):
     train(_tiny(other, width_mult=0.75))
     with pytest.raises(ConfigError, match="width_mult"):
         average_runs([runs / "a", other], tmp_path / "x", command="test")
+    deeper = tmp_path / "deeper"
+    train(_tiny(deeper, context=1))
+    with pytest.raises(ConfigError, match="context"):
+        average_runs([runs / "a", deeper], tmp_path / "x", command="test")
     with pytest.raises(ConfigError, match="at least two"):
         average_runs([runs / "a"], tmp_path / "x", command="test")
     with pytest.raises(ConfigError, match=r"checkpoint\.pt does not exist"):
         average_runs([runs / "a", tmp_path / "nothing"], tmp_path / "x", command="test")
+
+
+def test_runs_from_before_the_context_option_average_with_runs_after_it(runs, tmp_path):
+    """A checkpoint written before `--context` existed names no context: it is a network without one."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(runs / "a", old)
+    ckpt = torch.load(old / "checkpoint.pt", weights_only=False)
+    del ckpt["options"]["context"]
+    torch.save(ckpt, old / "checkpoint.pt")
+    metrics = average_runs([old, runs / "b"], tmp_path / "avg", command="pytest")
+    assert (tmp_path / "avg" / "reader.onnx").is_file() and len(metrics["runs"]) == 2
 
 
 def test_a_reader_onnx_joins_the_runs_started_from_it(runs, tmp_path):

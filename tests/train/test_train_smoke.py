@@ -122,11 +122,12 @@ def test_fine_tune_starts_from_earlier_weights(tmp_path, caplog):
     assert "50% of the crops were made to look as a far camera cuts them" in card
 
 
-def test_a_shipped_onnx_reader_is_rebuilt_exactly_and_fine_tunes(tmp_path):
+@pytest.mark.parametrize("context", [0, 2])
+def test_a_shipped_onnx_reader_is_rebuilt_exactly_and_fine_tunes(tmp_path, context):
     """The shipped reader keeps no checkpoint: its folded ONNX graph is turned back into the network."""
     from ovr_alpr.train.reader import build_model, export_onnx, weights_from_onnx
 
-    opts = tiny(tmp_path / "a", head="ctc")
+    opts = tiny(tmp_path / "a", head="ctc", context=context)
     source = build_model(opts)
     gen = torch.Generator().manual_seed(0)
     for m in source.modules():  # batch norms that do something, so folding them changes the weights
@@ -147,8 +148,40 @@ def test_a_shipped_onnx_reader_is_rebuilt_exactly_and_fine_tunes(tmp_path):
     with pytest.raises(ValueError, match="width-mult"):  # another width does not fit
         wider = build_model(TrainOptions(**{**opts.__dict__, "width_mult": 1.0}))
         weights_from_onnx(onnx_path, wider, images)
+    with pytest.raises(ValueError, match="--context"):  # nor other context blocks
+        weights_from_onnx(onnx_path, build_model(TrainOptions(**{**opts.__dict__, "context": 1})), images)
     tuned = train(TrainOptions(**{**opts.__dict__, "out_dir": tmp_path / "b", "init_weights": onnx_path}))
     assert tuned["steps"] == opts.steps
+
+
+def test_context_blocks_widen_what_a_column_sees():
+    """`context=N`: a CTC column also sees the plate's far side, along its own row only."""
+    from ovr_alpr.train.model import CtcReader
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (1, 64, 128, 3), dtype=np.uint8)
+    far = x.copy()
+    # from px 48 on: beyond what the backbone's first 4 columns see (to about px 35), within the context's
+    far[:, :, 48:] = rng.integers(0, 256, (1, 64, 80, 3), dtype=np.uint8)
+    seen = {}
+    for context in (0, 3):
+        torch.manual_seed(0)
+        model = CtcReader(width_mult=0.5, context=context).eval()
+        with torch.no_grad():
+            a, b = (model.logits(torch.from_numpy(v)) for v in (x, far))
+        seen[context] = float((a[0, :4] - b[0, :4]).abs().max())  # the first 4 columns of the top row
+        assert len(model.conv_layers()) == 7 + context
+    assert seen[0] == 0.0 and seen[3] > 0.0  # exactly unseen without, seen with
+    with pytest.raises(ValueError, match="context must be 0-4"):
+        CtcReader(context=5)
+
+
+def test_the_card_names_the_context_blocks():
+    from ovr_alpr.train.card import _network_lines
+
+    lines = " ".join(_network_lines(TrainOptions(head="ctc", context=3), {"params": 1}))
+    assert "3 residual 1x3 convolutions along each row (dilations 1, 2, 4:" in lines
+    assert "residual" not in " ".join(_network_lines(TrainOptions(head="ctc"), {"params": 1}))
 
 
 def test_an_onnx_that_is_no_reader_is_a_one_line_config_error(tmp_path):

@@ -182,6 +182,13 @@ def register(app: typer.Typer) -> None:
             " speed of fp32 on such a CPU), bf16 or fp32 (repeats runs made before 2026-12-06 exactly)",
         ),
         width_mult: float = typer.Option(1.0, min=0.25, help="scales the network's channel counts"),
+        context: int = typer.Option(
+            0,
+            min=0,
+            max=4,
+            help="--head ctc: residual 1x3 convolutions along each row after the backbone (dilations 1, 2,"
+            " 4, 8), so each position sees more of the plate's width",
+        ),
         warmup_steps: int = typer.Option(300, min=1, help="steps of linear learning-rate warm-up"),
         geometry: float = typer.Option(
             1.0, min=0.0, help="scales the crop jitter (corners, shift) of the augmentation"
@@ -251,6 +258,7 @@ def register(app: typer.Typer) -> None:
             device=device,
             autocast=autocast,
             width_mult=width_mult,
+            context=context,
             warmup_steps=warmup_steps,
             geometry=geometry,
             camera=camera,

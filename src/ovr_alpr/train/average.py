@@ -22,7 +22,9 @@ from ..synth.platekit import Style
 from .manifest import Entry, read_manifest, write_manifest
 
 #: Options that make two runs' networks the same shape.
-NETWORK_OPTIONS = ("head", "height", "width", "width_mult", "slots")
+NETWORK_OPTIONS = ("head", "height", "width", "width_mult", "context", "slots")
+#: What a network option was before the option existed (runs whose checkpoint does not name it).
+_OPTION_DEFAULTS = {"context": "0"}
 
 #: The average must read at least this share of what its weakest run reads on the held-out crops.
 MIN_SHARE_OF_WEAKEST = 0.5
@@ -44,6 +46,10 @@ def _checkpoint(run: Path) -> dict:
     if not isinstance(ckpt, dict) or "ema" not in ckpt or "options" not in ckpt:
         raise ConfigError(f"{path} is not a reader run's checkpoint", "give `ovr-alpr train reader` runs")
     return ckpt
+
+
+def _option(options: dict, key: str) -> str | None:
+    return options.get(key, _OPTION_DEFAULTS.get(key))
 
 
 def _union_manifest(runs: list[Path]) -> tuple[list[Entry], list[Entry]]:
@@ -91,7 +97,7 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
     ckpts = [_checkpoint(run) for run in runs]
     options = [c["options"] for c in ckpts]
     for run, opts in zip(runs[1:], options[1:], strict=True):
-        differs = [k for k in NETWORK_OPTIONS if opts.get(k) != options[0].get(k)]
+        differs = [k for k in NETWORK_OPTIONS if _option(opts, k) != _option(options[0], k)]
         if differs:
             raise ConfigError(
                 f"{run} has another network than {runs[0]} ({', '.join(differs)} differ)",
@@ -105,6 +111,7 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
         height=int(first["height"]),
         width=int(first["width"]),
         width_mult=float(first["width_mult"]),
+        context=int(_option(first, "context")),
         slots=int(first["slots"]),
         command=command,
     )

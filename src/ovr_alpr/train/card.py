@@ -136,12 +136,21 @@ _HEADS = {"ctc": "CNN + CTC", "fc": "fixed-slot CNN", "attention": "fixed-slot C
 def _network_lines(opts: Any, metrics: dict) -> list[str]:
     params = f"{metrics.get('params', 0):,} parameters"
     if str(opts.head) == "ctc":
+        from .model import CONTEXT_DILATIONS
+
+        context = int(getattr(opts, "context", 0) or 0)
+        rows = (
+            f", then {context} residual 1x3 convolutions along each row (dilations "
+            f"{', '.join(str(d) for d in CONTEXT_DILATIONS[:context])}: each position sees most of its line)"
+            if context
+            else ""
+        )
         return [
             "- Output: softmax probabilities [N, 64, 37]: 2 rows x 32 columns of CTC time steps in reading "
             "order over `0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_` (`_` = blank); greedy decoding collapses "
             "repeats and drops blanks.",
             f"- Network: 7 conv-BN-ReLU blocks down to a 2 x 32 map (each position sees the whole plate "
-            f"height), 1x1 classifier; {params}. A one-line plate is emitted along one row, a two-line "
+            f"height){rows}, 1x1 classifier; {params}. A one-line plate is emitted along one row, a two-line "
             "plate's top line along the top row and its bottom line along the bottom row: read in one pass.",
         ]
     head = (

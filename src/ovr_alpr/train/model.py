@@ -19,6 +19,19 @@ def _conv(c_in: int, c_out: int, stride: int | tuple[int, int] = 1) -> nn.Sequen
     )
 
 
+#: Dilations of the CTC reader's context blocks, in order (`context=N` uses the first N).
+CONTEXT_DILATIONS = (1, 2, 4, 8)
+
+
+def _row_conv(channels: int, dilation: int) -> nn.Sequential:
+    """A 1 x 3 convolution along a row of the feature map, `dilation` columns apart, BN, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, (1, 3), 1, (0, dilation), (1, dilation), bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+    )
+
+
 class SlotReader(nn.Module):
     """CNN backbone (stride 8) -> `slots` learned queries with multi-head attention -> classes per slot.
 
@@ -112,12 +125,24 @@ class CtcReader(nn.Module):
     Each of the 64 positions sees the whole plate height, so a one-line plate is emitted along one row
     and a two-line plate's top line along the top row, its bottom line along the bottom row: read in one
     pass, in reading order. Output softmax [N, 64, classes]; the last class is the blank.
+
+    A backbone column sees about 47 px of the 128 px width (about three characters). `context=N` adds N
+    residual 1 x 3 convolutions along each row (dilations 1, 2, 4, 8), so each position sees most of its
+    line (N=3: 79 px to each side) and can weigh a glyph by the characters around it (an 8 among digits,
+    a B among letters), as a CRNN's recurrent layer does, in convolutions that fold and quantise like the
+    rest.
+    They run along the rows, never across them.
     """
 
     is_ctc = True
 
     def __init__(
-        self, classes: int = 37, height: int = 64, width: int = 128, width_mult: float = 1.0
+        self,
+        classes: int = 37,
+        height: int = 64,
+        width: int = 128,
+        width_mult: float = 1.0,
+        context: int = 0,
     ) -> None:
         super().__init__()
         c = [max(8, round(v * width_mult / 8) * 8) for v in (32, 48, 96, 128)]
@@ -132,12 +157,22 @@ class CtcReader(nn.Module):
             _conv(c[2], c[3], (2, 1)),  # 2 x 32
             nn.Dropout(0.1),
         )
+        if not 0 <= context <= len(CONTEXT_DILATIONS):
+            raise ValueError(f"context must be 0-{len(CONTEXT_DILATIONS)}, not {context}")
+        self.context = nn.ModuleList(_row_conv(c[3], d) for d in CONTEXT_DILATIONS[:context])
         self.classifier = nn.Conv2d(c[3], classes, 1)
+
+    def conv_layers(self) -> list[nn.Sequential]:
+        """The conv-BN-ReLU layers in the order they run (the classifier after them)."""
+        return [m for m in self.backbone if isinstance(m, nn.Sequential)] + list(self.context)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """[N, H, W, 3] uint8 -> [N, T, classes] logits, T = rows x columns in reading order."""
         x = images.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
-        f = self.classifier(self.backbone(x))  # [N, classes, 2, 32]
+        f = self.backbone(x)  # [N, C, 2, 32]
+        for block in self.context:
+            f = f + block(f)
+        f = self.classifier(f)  # [N, classes, 2, 32]
         return f.flatten(2).transpose(1, 2)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

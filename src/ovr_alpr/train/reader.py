@@ -56,6 +56,7 @@ class TrainOptions:
     height: int = 64
     width: int = 128
     width_mult: float = 1.0
+    context: int = 0
     head: str = "fc"
     seed: int = 0
     eval_every: int = 250
@@ -145,7 +146,7 @@ def build_model(opts: TrainOptions):
     from .model import CtcReader, SlotReader
 
     if opts.head == "ctc":
-        return CtcReader(len(ALPHABET), opts.height, opts.width, opts.width_mult)
+        return CtcReader(len(ALPHABET), opts.height, opts.width, opts.width_mult, opts.context)
     return SlotReader(opts.slots, len(ALPHABET), opts.height, opts.width, opts.width_mult, head=opts.head)
 
 
@@ -283,11 +284,11 @@ def weights_from_onnx(path: Path, model, images: np.ndarray) -> dict:
     proto = onnx.load(str(path))
     init = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
-    layers = [m for m in model.backbone if isinstance(m, torch.nn.Sequential)]
+    layers = model.conv_layers()
     if len(convs) != len(layers) + 1:
         raise ValueError(
             f"{path}: {len(convs)} convolutions, the network has {len(layers) + 1}; "
-            "pass --head ctc and the --width-mult the model was trained with"
+            "pass --head ctc and the --width-mult and --context the model was trained with"
         )
     try:
         folded = [
