@@ -176,6 +176,14 @@ def test_context_blocks_widen_what_a_column_sees():
         CtcReader(context=5)
 
 
+def test_context_with_a_fixed_slot_head_is_a_one_line_error_before_anything_is_written(tmp_path):
+    from ovr_alpr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--context 2 needs --head ctc, not fc"):
+        train(tiny(tmp_path / "a", head="fc", context=2))
+    assert not (tmp_path / "a").exists()
+
+
 def test_the_card_names_the_context_blocks():
     from ovr_alpr.train.card import _network_lines
 

@@ -130,8 +130,7 @@ class CtcReader(nn.Module):
     residual 1 x 3 convolutions along each row (dilations 1, 2, 4, 8), so each position sees most of its
     line (N=3: 79 px to each side) and can weigh a glyph by the characters around it (an 8 among digits,
     a B among letters), as a CRNN's recurrent layer does, in convolutions that fold and quantise like the
-    rest.
-    They run along the rows, never across them.
+    rest. They run along the rows, never across them.
     """
 
     is_ctc = True

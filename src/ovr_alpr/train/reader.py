@@ -382,6 +382,8 @@ def train(opts: TrainOptions) -> dict:
     from tqdm import tqdm
 
     style = render_style(opts)  # a wrong renderer choice fails here, before anything is read or written
+    if opts.context and opts.head != "ctc":
+        raise ConfigError(f"--context {opts.context} needs --head ctc, not {opts.head}", "pass --head ctc")
     torch.set_num_threads(opts.threads)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(opts.seed)
