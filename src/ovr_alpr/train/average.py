@@ -14,7 +14,7 @@ average's manifest is its run folders' (the model's own training record stays wh
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -23,8 +23,6 @@ from .manifest import Entry, read_manifest, write_manifest
 
 #: Options that make two runs' networks the same shape.
 NETWORK_OPTIONS = ("head", "height", "width", "width_mult", "context", "slots")
-#: What a network option was before the option existed (runs whose checkpoint does not name it).
-_OPTION_DEFAULTS = {"context": "0"}
 
 #: The average must read at least this share of what its weakest run reads on the held-out crops.
 MIN_SHARE_OF_WEAKEST = 0.5
@@ -48,8 +46,12 @@ def _checkpoint(run: Path) -> dict:
     return ckpt
 
 
-def _option(options: dict, key: str) -> str | None:
-    return options.get(key, _OPTION_DEFAULTS.get(key))
+def _option(options: dict, key: str) -> str:
+    """A run's option as its checkpoint saved it (a string); a run from before the option existed did not
+    save it and ran with the option's default."""
+    from .reader import TrainOptions
+
+    return options.get(key, str(next(f.default for f in fields(TrainOptions) if f.name == key)))
 
 
 def _union_manifest(runs: list[Path]) -> tuple[list[Entry], list[Entry]]:

@@ -138,7 +138,7 @@ def _network_lines(opts: Any, metrics: dict) -> list[str]:
     if str(opts.head) == "ctc":
         from .model import CONTEXT_DILATIONS
 
-        context = int(getattr(opts, "context", 0) or 0)
+        context = int(getattr(opts, "context", 0))
         rows = (
             f", then {context} residual 1x3 convolutions along each row (dilations "
             f"{', '.join(str(d) for d in CONTEXT_DILATIONS[:context])}: each position sees most of its line)"
