@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..synth.platekit import Style
 from .data import ALPHABET, PAD, BatchMaker, RealSet, decode, render_synthetic, to_input
+from .malloc import keep_freed_memory
 from .manifest import (
     Entry,
     EvalGuard,
@@ -385,6 +386,7 @@ def train(opts: TrainOptions) -> dict:
     if opts.context and opts.head != "ctc":
         raise ConfigError(f"--context {opts.context} needs --head ctc, not {opts.head}", "pass --head ctc")
     torch.set_num_threads(opts.threads)
+    keep_freed_memory()  # before the loader forks: its processes inherit it
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(opts.seed)
     t_start = time.time()
