@@ -46,7 +46,7 @@ def keep_freed_memory() -> bool:
         log.debug("not glibc: malloc settings left as they are")
         return False
     settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD))
-    ok = all(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in settings)
-    if not ok:
-        log.warning("glibc refused a malloc setting; training runs as before, perhaps slower")
-    return ok
+    refused = [p for p, value in settings if libc.mallopt(ctypes.c_int(p), ctypes.c_int(value)) != 1]
+    if refused:
+        log.warning("glibc refused malloc setting(s) %s; training runs as it would without them", refused)
+    return not refused
