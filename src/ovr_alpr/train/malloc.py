@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 
 log = logging.getLogger(__name__)
@@ -27,16 +28,14 @@ TRIM_THRESHOLD = 1 << 30  # give the heap's top back to the kernel only past 1 G
 TOP_PAD = 256 << 20  # grow the heap 256 MiB at a time
 
 
+@functools.cache
 def _glibc():
-    if not hasattr(ctypes, "CDLL"):
-        return None
+    """The C library through ctypes when it is glibc (the only one with both functions), else None."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        if not (libc.gnu_get_libc_version and libc.mallopt):  # only glibc has both
-            return None
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    return libc
+    return libc if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") else None
 
 
 def keep_freed_memory() -> bool:
