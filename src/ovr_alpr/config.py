@@ -143,8 +143,9 @@ class ModelConfig(_Strict):
 
 
 class PlateDetectorConfig(_Strict):
-    """The plate detector. `conf_threshold` 0.25 (Ultralytics' own default): against 0.35 it found 2 more US
-    and 2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision (see the README).
+    """The plate detector. `conf_threshold` 0.25 (Ultralytics' own default): against 0.35 it found 2 more
+    US and 2 more EU plates of `../shared/data/openalpr` at 1.5 points less EU precision
+    (`docs/measurements.md`).
 
     `type` picks the embedded model when `model.path` is unset, and its input size when `model.input_size`
     is: `ovr`, the project's own nano detector (YOLOv8n, `ovr-alpr train detector`, 512), or `platedet`
@@ -154,8 +155,8 @@ class PlateDetectorConfig(_Strict):
     With `model.letterbox: rect`, a frame is shrunk at most `max_downscale` times for the detector: a frame
     wider than 3 x `input_size` gets a larger canvas, up to `max_input_size` (1080p at 640 x 352 instead of
     512 x 288; 720p is unchanged). Plates of the same size in pixels are then found in 1080p as in 720p
-    frames (`eval --motion approach --clip-size 1080p`, US: 79.3 % read at 640, 71.2 % at 512; see the
-    README); null = always `input_size`."""
+    frames (`eval --motion approach --clip-size 1080p`, US: 79.3 % read at 640, 71.2 % at 512; see
+    `docs/measurements.md`); null = always `input_size`."""
 
     type: Literal["ovr", "platedet"] = "ovr"
     model: ModelConfig = Field(default_factory=ModelConfig)

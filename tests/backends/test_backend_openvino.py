@@ -2,7 +2,7 @@
 
 This machine's onnxruntime has no OpenVINO provider, so the tests check the fallback (a warning, the CPU
 provider, the same outputs as the default backend); the provider itself was measured in a venv with
-`onnxruntime-openvino` (README, Measured).
+`onnxruntime-openvino` (`docs/measurements.md`).
 """
 
 from __future__ import annotations
