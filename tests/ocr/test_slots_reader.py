@@ -19,6 +19,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 TEACHER = SHARED / "models" / "cct_xs_v1_global.onnx"
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "ovr_alpr" / "assets" / "plate_reader.onnx"
+CONTEXT = SHIPPED.with_name("plate_reader_context.onnx")
 A = FAST_PLATE_OCR_ALPHABET
 
 
@@ -153,6 +154,20 @@ def test_shipped_reader_reads_rendered_plates():
     right = sum(r.text == t for (t, _), r in zip(plates, reads, strict=True))
     assert right >= 9, [(t, r.text) for (t, _), r in zip(plates, reads, strict=True)]
     assert all(0.0 < r.confidence <= 1.0 for r in reads)
+
+
+@pytest.mark.skipif(not CONTEXT.is_file(), reason="the ovr_context reader is not built into this checkout")
+def test_context_reader_is_one_config_word_and_reads_rendered_plates():
+    cfg = AppConfig.model_validate({"ocr": {"type": "ovr_context", "second_opinion": None}}).ocr
+    reader = build_reader(cfg)
+    assert Path(reader.backend.model_path).name == "plate_reader_context.onnx"
+    assert cfg.box_variants == ["full", "tight"] and cfg.recheck_grid == 3  # the default reader's settings
+    plates = _rendered(10, 2)
+    reads = reader.read_batch([img for _, img in plates])
+    right = sum(r.text == t for (t, _), r in zip(plates, reads, strict=True))
+    assert right >= 9, [(t, r.text) for (t, _), r in zip(plates, reads, strict=True)]
+    with_second = build_reader(AppConfig.model_validate({"ocr": {"type": "ovr_context"}}).ocr)
+    assert Path(with_second.second.backend.model_path).name == "plate_reader_blur.onnx"
 
 
 def test_ctc_decoder_collapses_repeats_and_blanks(fake_backend):

@@ -1,5 +1,6 @@
 """The shipped readers' training manifests (`tests/data/plate_reader_manifest.jsonl.gz`, and
-`plate_reader_blur_manifest.jsonl.gz` of the second opinion) hold no evaluation image or plate text.
+`plate_reader_blur_manifest.jsonl.gz` of the second opinion, `plate_reader_context_manifest.jsonl.gz` of the
+`ovr_context` reader) hold no evaluation image or plate text.
 
 The record names each real training crop by its path under `../shared/data/train`, its box and a digest of its
 file and label (the third-party data and labels stay out of the repository); the check re-reads every crop
@@ -21,7 +22,11 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 EVAL = SHARED / "data" / "openalpr"
 TRAIN = SHARED / "data" / "train"
 DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDS = [DATA / "plate_reader_manifest.jsonl.gz", DATA / "plate_reader_blur_manifest.jsonl.gz"]
+RECORDS = [
+    DATA / "plate_reader_manifest.jsonl.gz",
+    DATA / "plate_reader_blur_manifest.jsonl.gz",
+    DATA / "plate_reader_context_manifest.jsonl.gz",
+]
 
 pytestmark = pytest.mark.shared_data
 

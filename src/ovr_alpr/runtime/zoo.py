@@ -39,12 +39,19 @@ EMBEDDED = {
         "AGPL-3.0-or-later",
         "OVR-ALPR plate reader trained on smeared plates too, the default reader's second opinion",
     ),
+    "reader_context": (
+        "ovr_alpr",
+        "assets/plate_reader_context.onnx",
+        "AGPL-3.0-or-later",
+        "OVR-ALPR plate reader with row context (ocr.type: ovr_context), trained on the CPU alone",
+    ),
 }
 
 
 def default_model_path(role: str) -> Path:
     """Path of the embedded model for `role`: `plate` (platedet), `plate_ovr` (our own plate detector), `ocr`
-    (PP-OCRv4), `reader` (our own) or `reader_blur` (its second opinion on unsure reads)."""
+    (PP-OCRv4), `reader` (our own), `reader_blur` (its second opinion on unsure reads) or `reader_context`
+    (`ocr.type: ovr_context`)."""
     if role not in EMBEDDED:
         raise ModelError(
             f"no embedded model for role {role!r}",
