@@ -163,3 +163,20 @@ def test_a_reader_onnx_joins_the_runs_started_from_it(runs, tmp_path):
     assert not np.allclose(a, c) and np.abs(avg - (a + c) / 2).max() < 0.05 * np.abs(a).max()
     with pytest.raises(ConfigError, match="no run folder"):
         average_runs([start, start], tmp_path / "x", command="pytest")
+
+
+def test_a_reader_onnx_brings_the_manifest_beside_it(runs, tmp_path):
+    """An average's manifest is all its inputs saw: a crop only the ONNX input's run trained on is in it as
+    trained on, so the leak tests read it and the average's held-out check leaves it out."""
+    start = tmp_path / "start"
+    start.mkdir()
+    (start / "reader.onnx").write_bytes((runs / "base" / "reader.onnx").read_bytes())
+    crops = read_manifest(runs / "b" / "manifest.jsonl")  # all three held out
+    write_manifest([replace(crops[2], split="train"), *crops[:2]], start / "manifest.jsonl")
+    tuned = tmp_path / "c"
+    train(_tiny(tuned, seed=4, init_weights=start / "reader.onnx"))
+    write_manifest(crops, tuned / "manifest.jsonl")
+    out = tmp_path / "avg"
+    average_runs([start / "reader.onnx", tuned], out, command="ovr-alpr train average start/reader.onnx c")
+    splits = {e.label: e.split for e in read_manifest(out / "manifest.jsonl")}
+    assert splits == {crops[0].label: "dev", crops[1].label: "dev", crops[2].label: "train"}

@@ -22,11 +22,9 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 EVAL = SHARED / "data" / "openalpr"
 TRAIN = SHARED / "data" / "train"
 DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDS = [
-    DATA / "plate_reader_manifest.jsonl.gz",
-    DATA / "plate_reader_blur_manifest.jsonl.gz",
-    DATA / "plate_reader_context_manifest.jsonl.gz",
-]
+ASSETS = Path(__file__).resolve().parents[2] / "src" / "ovr_alpr" / "assets"
+# every shipped reader has its record, named after it
+RECORDS = [DATA / f"{model.stem}_manifest.jsonl.gz" for model in sorted(ASSETS.glob("plate_reader*.onnx"))]
 
 pytestmark = pytest.mark.shared_data
 

@@ -154,7 +154,10 @@ def average_runs(runs: list[Path], out_dir: Path, command: str) -> dict:
             )
         return scores
 
-    entries, held_out = _union_manifest(runs)
+    # a reader's .onnx made by `train reader` or `train average` keeps its manifest beside it: what it saw
+    # counts as the average's data too (the shipped assets keep theirs in tests/data)
+    lineage = [*runs, *(m.parent for m in models if (m.parent / "manifest.jsonl").is_file())]
+    entries, held_out = _union_manifest(list(dict.fromkeys(lineage)))
     dev = _dev_sets(held_out, opts)
     real_labels = [lab for _, labs in dev.values() for lab in labs]
     real = compare(
