@@ -19,7 +19,6 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 TEACHER = SHARED / "models" / "cct_xs_v1_global.onnx"
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "ovr_alpr" / "assets" / "plate_reader.onnx"
-CONTEXT = SHIPPED.with_name("plate_reader_context.onnx")
 A = FAST_PLATE_OCR_ALPHABET
 
 
@@ -156,7 +155,6 @@ def test_shipped_reader_reads_rendered_plates():
     assert all(0.0 < r.confidence <= 1.0 for r in reads)
 
 
-@pytest.mark.skipif(not CONTEXT.is_file(), reason="the ovr_context reader is not built into this checkout")
 def test_context_reader_is_one_config_word_and_reads_rendered_plates():
     cfg = AppConfig.model_validate({"ocr": {"type": "ovr_context", "second_opinion": None}}).ocr
     reader = build_reader(cfg)
