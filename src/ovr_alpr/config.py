@@ -20,6 +20,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -148,9 +149,11 @@ class PlateDetectorConfig(_Strict):
     (`docs/measurements.md`).
 
     `type` picks the embedded model when `model.path` is unset, and its input size when `model.input_size`
-    is: `ovr`, the project's own nano detector (YOLOv8n, `ovr-alpr train detector`, 512), or `platedet`
-    (YOLOv8s-seg from the `platedet` package, 640). A model of your own (`model.path`) runs at 640 unless
-    `model.input_size` says otherwise.
+    is: `ovr`, the project's own nano detector (YOLOv8n, `ovr-alpr train detector`, 512), `ovr_cpu` (the same
+    network trained on a 2-core CPU alone in under two hours, 640; on the CPU it runs INT8 unless
+    `model.precision` says otherwise, calibrated on rendered scenes), or `platedet` (YOLOv8s-seg from the
+    `platedet` package, 640). A model of your own (`model.path`) runs at 640 unless `model.input_size` says
+    otherwise.
 
     With `model.letterbox: rect`, a frame is shrunk at most `max_downscale` times for the detector: a frame
     wider than 3 x `input_size` gets a larger canvas, up to `max_input_size` (1080p at 640 x 352 instead of
@@ -158,7 +161,7 @@ class PlateDetectorConfig(_Strict):
     frames (`eval --motion approach --clip-size 1080p`, US: 79.3 % read at 640, 71.2 % at 512; see
     `docs/measurements.md`); null = always `input_size`."""
 
-    type: Literal["ovr", "platedet"] = "ovr"
+    type: Literal["ovr", "ovr_cpu", "platedet"] = "ovr"
     model: ModelConfig = Field(default_factory=ModelConfig)
     conf_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -177,6 +180,14 @@ class PlateDetectorConfig(_Strict):
         if not all(0.0 <= v <= 1.0 for v in value):
             raise ValueError("crop_margin takes two fractions of the box, each 0..1, e.g. [0.04, 0.10]")
         return value
+
+    @model_validator(mode="after")
+    def _cpu_detector_runs_int8(self) -> PlateDetectorConfig:
+        """`ovr_cpu`'s embedded model meets its speed bar on the CPU in INT8 (`plate_detector_cpu.md`)."""
+        model = self.model
+        if self.type == "ovr_cpu" and not model.path and model.precision == "auto" and model.device == "cpu":
+            return self.model_copy(update={"model": model.model_copy(update={"precision": "int8"})})
+        return self
 
 
 class VehicleDetectorConfig(_Strict):

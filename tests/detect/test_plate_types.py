@@ -11,6 +11,7 @@ from ovr_alpr.detect.ops import iou_matrix
 from ovr_alpr.detect.plates import build_plate_detector, plate_default_path, plate_input_size
 from ovr_alpr.runtime.zoo import default_model_path
 from ovr_alpr.synth.scenes import render_scene
+from ovr_alpr.tools.calibrate import is_embedded_plate_model, with_synthetic_calibration
 
 
 def test_the_default_is_our_own_detector_at_512():
@@ -30,6 +31,27 @@ def test_one_word_brings_back_platedet_at_640():
     assert plate_input_size(cfg) == 640
 
 
+def test_one_word_brings_the_detector_trained_on_the_cpu_alone_at_640_in_int8():
+    cfg = PlateDetectorConfig.model_validate({"type": "ovr_cpu"})
+    path = plate_default_path(cfg)
+    assert path == default_model_path("plate_ovr_cpu") and path.name == "plate_detector_cpu.onnx"
+    assert path.stat().st_size <= 12e6
+    assert plate_input_size(cfg) == 640
+    assert cfg.model.precision == "int8"  # on the CPU: its speed bar is met in INT8 (its card)
+    # INT8 of an embedded plate model is calibrated on the rendered scenes, with no folder to give
+    assert is_embedded_plate_model(cfg.model)
+
+
+def test_the_cpu_detectors_int8_is_a_cpu_default_only():
+    def precision(model: dict) -> str:
+        return PlateDetectorConfig.model_validate({"type": "ovr_cpu", "model": model}).model.precision
+
+    assert precision({"precision": "fp32"}) == "fp32"  # asked for: kept
+    assert precision({"device": "cuda:0"}) == "auto"  # fp16 on a GPU
+    assert precision({"path": "own.onnx"}) == "auto"  # a model of one's own is not calibrated for
+    assert PlateDetectorConfig.model_validate({"type": "ovr"}).model.precision == "auto"
+
+
 def test_a_model_of_ones_own_runs_at_640_unless_told(tmp_path):
     own = PlateDetectorConfig.model_validate({"model": {"path": str(tmp_path / "m.onnx")}})
     assert plate_default_path(own) is None and plate_input_size(own) == 640
@@ -39,7 +61,7 @@ def test_a_model_of_ones_own_runs_at_640_unless_told(tmp_path):
 
 
 def test_an_unknown_type_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"ovr.*platedet"):
+    with pytest.raises(ValueError, match=r"ovr.*ovr_cpu.*platedet"):
         PlateDetectorConfig.model_validate({"type": "yolo"})
 
 
@@ -61,21 +83,31 @@ def test_the_bench_platedet_run_is_platedet_whatever_the_config():
     assert NAMED_RUNS["platedet"].overrides["plate_detector.type"] == "platedet"
 
 
-@pytest.fixture(scope="module")
-def own_detector():
-    return build_plate_detector(PlateDetectorConfig())
+#: our embedded detectors -> the canvas a 720p frame is letterboxed to, and the precision run on the CPU
+OWN = {"ovr": ((288, 512), "fp32"), "ovr_cpu": ((352, 640), "int8")}
 
 
-def test_our_detector_boxes_rendered_plates_tight(own_detector):
+@pytest.fixture(scope="module", params=sorted(OWN))
+def own_detector(request):
+    """Each of our embedded detectors as the CLI loads it (INT8 calibrated on the rendered scenes)."""
+    cfg = PlateDetectorConfig.model_validate({"type": request.param})
+    cfg = cfg.model_copy(update={"model": with_synthetic_calibration(cfg.model, "plate")})
+    detector = build_plate_detector(cfg)
+    canvas, precision = OWN[request.param]
+    assert detector.letterbox.canvas_hw(720, 1280) == canvas
+    assert detector.backend.precision == precision
+    return detector
+
+
+def test_our_detectors_box_rendered_plates_tight(own_detector):
     """Rendered street scenes: the plates are found, with boxes on the plate's own edges (IoU >= 0.5)."""
     from rendered_plates import share_found
 
-    assert own_detector.letterbox.canvas_hw(720, 1280) == (288, 512)
     share, plates = share_found(own_detector, seed=11, scenes=4)
     assert plates and share >= 0.8
 
 
-def test_our_detector_boxes_close_ups_whole(own_detector):
+def test_our_detectors_box_close_ups_whole(own_detector):
     """The failure platedet shows: a plate filling half the frame gets a box over all of it (IoU >= 0.7)."""
     from ovr_alpr.tools.closeups import CHECK_SEED
 

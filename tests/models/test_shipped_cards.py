@@ -10,7 +10,13 @@ from ovr_alpr.runtime.zoo import EMBEDDED
 
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "ovr_alpr" / "assets"
 SHIPPED = sorted(ASSETS.glob("*.onnx"))
-MAX_MB = {"plate_detector": 12, "plate_reader": 5, "plate_reader_blur": 5, "plate_reader_context": 5}
+MAX_MB = {
+    "plate_detector": 12,
+    "plate_detector_cpu": 12,
+    "plate_reader": 5,
+    "plate_reader_blur": 5,
+    "plate_reader_context": 5,
+}
 
 
 def test_the_shipped_models_are_the_embedded_ones():

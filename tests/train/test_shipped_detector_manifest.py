@@ -1,5 +1,6 @@
-"""The shipped plate detector's training photos (`tests/data/plate_detector_manifest.csv.gz`) hold no
-evaluation image.
+"""The shipped plate detectors' training photos (`tests/data/plate_detector_manifest.csv.gz`) hold no
+evaluation image. The default detector (`plate_detector.md`) and the one trained on the CPU alone
+(`plate_detector_cpu.md`) trained on the same photos in the same splits.
 
 Every stage trained on the same 1,539 photos of `../shared/data/train/detect` (plus scenes the project renders
 from seeds); the record names each photo by its path under `../shared/data/train` with digests of its file and

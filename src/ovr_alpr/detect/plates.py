@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 #: `plate_detector.type` -> (embedded model's zoo role, its input size)
-PLATE_MODELS = {"ovr": ("plate_ovr", 512), "platedet": ("plate", 640)}
+PLATE_MODELS = {"ovr": ("plate_ovr", 512), "ovr_cpu": ("plate_ovr_cpu", 640), "platedet": ("plate", 640)}
 
 
 def plate_default_path(cfg: PlateDetectorConfig) -> Path | None:
@@ -29,7 +29,7 @@ def plate_default_path(cfg: PlateDetectorConfig) -> Path | None:
 
 
 def plate_input_size(cfg: PlateDetectorConfig) -> int:
-    """`model.input_size`, else the embedded type's own (512 / 640), else 640 for a model of one's own."""
+    """`model.input_size`, else the embedded type's own (PLATE_MODELS), else 640 for a model of one's own."""
     if cfg.model.input_size:
         return cfg.model.input_size
     return 640 if cfg.model.path else PLATE_MODELS[cfg.type][1]

@@ -21,6 +21,12 @@ EMBEDDED = {
         "AGPL-3.0-or-later",
         "OVR-ALPR nano plate detector, YOLOv8n (ovr-alpr train detector), FP16, boxes tight to the plate",
     ),
+    "plate_ovr_cpu": (
+        "ovr_alpr",
+        "assets/plate_detector_cpu.onnx",
+        "AGPL-3.0-or-later",
+        "OVR-ALPR nano plate detector trained on the CPU alone (plate_detector.type: ovr_cpu), FP16, 640",
+    ),
     "ocr": (
         "rapidocr_onnxruntime",
         "models/ch_PP-OCRv4_rec_infer.onnx",
@@ -49,7 +55,8 @@ EMBEDDED = {
 
 
 def default_model_path(role: str) -> Path:
-    """Path of the embedded model for `role`: `plate` (platedet), `plate_ovr` (our own plate detector), `ocr`
+    """Path of the embedded model for `role`: `plate` (platedet), `plate_ovr` (our own plate detector),
+    `plate_ovr_cpu` (ours, trained on the CPU alone), `ocr`
     (PP-OCRv4), `reader` (our own), `reader_blur` (its second opinion on unsure reads) or `reader_context`
     (`ocr.type: ovr_context`)."""
     if role not in EMBEDDED:

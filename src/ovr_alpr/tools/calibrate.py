@@ -25,7 +25,10 @@ def is_embedded_plate_model(model: ModelConfig) -> bool:
     """Synthetic calibration was validated for the embedded plate model only; others need real images."""
     if not model.path:
         return True
-    return any(Path(model.path).resolve() == default_model_path(r).resolve() for r in ("plate", "plate_ovr"))
+    return any(
+        Path(model.path).resolve() == default_model_path(r).resolve()
+        for r in ("plate", "plate_ovr", "plate_ovr_cpu")
+    )
 
 
 def with_synthetic_calibration(model: ModelConfig, role: str, cache_dir: Path | None = None) -> ModelConfig:

@@ -19,6 +19,7 @@ from ..detect.ops import iou_matrix
 from ..detect.plates import build_plate_detector
 from ..pipeline.config import load_config
 from ..synth.scenes import render_scene
+from .calibrate import with_int8_calibration
 from .scene_checks import check_main
 
 CLOSEUP_IOU = 0.7
@@ -29,7 +30,7 @@ CHECK_SEED = 90_417
 def closeup_ious(config: Path | None = None, n: int = 60, min_width_frac: float = 0.5) -> dict[str, Any]:
     """IoU of the best box with the plate on `n` rendered close-ups whose plate is wider than
     `min_width_frac` of the frame; the share at IoU >= `CLOSEUP_IOU`, mean and minimum."""
-    cfg = load_config(config)
+    cfg = with_int8_calibration(load_config(config))
     detector = build_plate_detector(cfg.plate_detector, cfg.cache_path)
     ious: list[float] = []
     index = 0

@@ -21,6 +21,7 @@ from ..detect.ops import iou_matrix
 from ..detect.plates import build_plate_detector
 from ..pipeline.config import load_config
 from ..synth.scenes import draw_osd, render_scene
+from .calibrate import with_int8_calibration
 from .scene_checks import check_main
 
 #: Seeds of the check's scenes: far from the training set's (`(seed, index)` with index < 4,000,000) and
@@ -48,7 +49,7 @@ def boxes_on_text(boxes: np.ndarray, plates: np.ndarray, changed: np.ndarray) ->
 
 def osd_false_boxes(config: Path | None = None, n: int = 200) -> dict[str, Any]:
     """Boxes on on-screen text over `n` rendered scenes, and plate recall with and without the text."""
-    cfg = load_config(config)
+    cfg = with_int8_calibration(load_config(config))
     detector = build_plate_detector(cfg.plate_detector, cfg.cache_path)
     on_text = scenes_hit = plates = found_plain = found_text = 0
     for index in range(n):
