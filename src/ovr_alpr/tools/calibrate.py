@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from ..config import ModelConfig
+from ..detect.plates import PLATE_MODELS
 from ..errors import SourceError
 from ..imaging import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ..pipeline.config import AppConfig
@@ -25,10 +26,8 @@ def is_embedded_plate_model(model: ModelConfig) -> bool:
     """Synthetic calibration was validated for the embedded plate model only; others need real images."""
     if not model.path:
         return True
-    return any(
-        Path(model.path).resolve() == default_model_path(r).resolve()
-        for r in ("plate", "plate_ovr", "plate_ovr_cpu")
-    )
+    roles = {role for role, _ in PLATE_MODELS.values()}
+    return any(Path(model.path).resolve() == default_model_path(r).resolve() for r in roles)
 
 
 def with_synthetic_calibration(model: ModelConfig, role: str, cache_dir: Path | None = None) -> ModelConfig:
